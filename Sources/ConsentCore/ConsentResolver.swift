@@ -1,0 +1,160 @@
+import Synchronization
+
+/// Finds subjects' consent through the cache, asking the store on a miss: the async driver of
+/// ``ConsentCache``.
+///
+/// Concurrent misses for one subject make one store lookup (single-flight): the first caller fetches,
+/// the others wait for its outcome. A store error is never cached; it yields the stale record if the
+/// cache still holds one, else ``LookupOutcome/unavailable``. The store is never called with the lock
+/// held. A waiter's task waits for the fetch even if cancelled; the store bounds the wait with its
+/// own timeout.
+public final class ConsentResolver: Sendable {
+    /// Reads the monotonic clock (injected, so that tests control time).
+    public typealias Clock = @Sendable () -> ContinuousClock.Instant
+
+    private struct State: Sendable {
+        var cache: ConsentCache<String>
+        var rng: any RandomNumberGenerator & Sendable
+        /// The callers waiting for each fetch in flight (including detached ones).
+        var waiters: [ConsentCache<String>.FetchToken: [CheckedContinuation<LookupOutcome?, Never>]] = [:]
+    }
+
+    /// The store of record.
+    public let store: any ConsentStore
+    /// The cache's settings (``ConsentCacheConfiguration/maxStaleGrant`` goes to the verdict engine).
+    public let configuration: ConsentCacheConfiguration
+    private let state: Mutex<State>
+    private let clock: Clock
+    private let origin: ContinuousClock.Instant
+
+    /// - Parameters:
+    ///   - store: the store of record.
+    ///   - configuration: the cache's settings.
+    ///   - clock: the monotonic clock, e.g. `{ ContinuousClock.now }`.
+    ///   - rng: draws the TTL jitter.
+    public init(
+        store: any ConsentStore,
+        configuration: ConsentCacheConfiguration = ConsentCacheConfiguration(),
+        clock: @escaping Clock,
+        rng: some RandomNumberGenerator & Sendable
+    ) {
+        self.store = store
+        self.configuration = configuration
+        self.clock = clock
+        self.origin = clock()
+        self.state = Mutex(State(cache: ConsentCache(configuration: configuration), rng: rng))
+    }
+
+    /// A subject's consent: from a fresh cache entry, else from the store (one lookup however many
+    /// callers miss at once), else a stale record, else unavailable.
+    public func resolve(subject: String) async -> LookupOutcome {
+        while true {
+            let now = self.now()
+            let action = state.withLock { state in
+                let action = state.cache.lookup(subject, now: now)
+                if case .fetch(let token) = action { state.waiters[token] = [] }
+                return action
+            }
+            switch action {
+            case .hit(let record):
+                return .fresh(record)
+            case .negativeHit:
+                return .unknown
+            case .fetch(let token):
+                return await fetch(subject, token: token)
+            case .join(let token):
+                if let outcome = await join(token) { return outcome }
+                // The fetch ended between the lookup and the join: look again (now usually a hit).
+            }
+        }
+    }
+
+    /// The subject of an event and its consent: the `userId` if the store knows it (a fresh or stale
+    /// record), else the `anonymousId`. Empty ids count as absent.
+    ///
+    /// When the `userId` lookup is unavailable the answer is unavailable, without falling back to the
+    /// `anonymousId`: the `userId`'s truth, if it exists, takes precedence, so it cannot be skipped.
+    /// When neither is known the subject is the `userId` if any, and the outcome ``LookupOutcome/unknown``.
+    public func resolve(userId: String?, anonymousId: String?) async -> (subject: String?, outcome: LookupOutcome) {
+        let userId = userId.flatMap { $0.isEmpty ? nil : $0 }
+        let anonymousId = anonymousId.flatMap { $0.isEmpty ? nil : $0 }
+        if let userId {
+            let outcome = await resolve(subject: userId)
+            switch outcome {
+            case .fresh, .stale, .unavailable: return (userId, outcome)
+            case .unknown: break
+            }
+        }
+        if let anonymousId {
+            let outcome = await resolve(subject: anonymousId)
+            switch outcome {
+            case .fresh, .stale, .unavailable: return (anonymousId, outcome)
+            case .unknown: break
+            }
+        }
+        return (userId ?? anonymousId, .unknown)
+    }
+
+    /// Forgets a subject's cache entry (its consent changed); a fetch in flight is not cached.
+    public func invalidate(subject: String) {
+        state.withLock { $0.cache.invalidate(subject) }
+    }
+
+    /// Expires every entry now, keeping them for the stale rules (e.g. after missed invalidations).
+    public func markAllStale() {
+        let now = self.now()
+        state.withLock { $0.cache.markAllStale(now: now) }
+    }
+
+    /// Forgets every entry.
+    public func removeAll() {
+        state.withLock { $0.cache.removeAll() }
+    }
+
+    /// The cache's counters.
+    public var statistics: ConsentCacheStatistics {
+        state.withLock { $0.cache.statistics }
+    }
+
+    private func now() -> CacheInstant {
+        CacheInstant(clock(), since: origin)
+    }
+
+    private func fetch(_ subject: String, token: ConsentCache<String>.FetchToken) async -> LookupOutcome {
+        let result: Result<ConsentRecord?, ConsentStoreError>
+        do {
+            result = .success(try await store.lookup(subject: subject))
+        } catch {
+            result = .failure(error)
+        }
+        let now = self.now()
+        let (outcome, waiters) = state.withLock { state in
+            let outcome: LookupOutcome
+            switch result {
+            case .success(var record):
+                // The record's subject shares the key's storage instead of holding a second copy.
+                record?.subject = subject
+                outcome = state.cache.fetchSucceeded(subject, token: token, record: record, now: now, using: &state.rng)
+            case .failure:
+                outcome = state.cache.fetchFailed(subject, token: token, now: now)
+            }
+            return (outcome, state.waiters.removeValue(forKey: token) ?? [])
+        }
+        for waiter in waiters {
+            waiter.resume(returning: outcome)
+        }
+        return outcome
+    }
+
+    /// Waits for the fetch in flight; `nil` when it already ended.
+    private func join(_ token: ConsentCache<String>.FetchToken) async -> LookupOutcome? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<LookupOutcome?, Never>) in
+            let registered = state.withLock { state in
+                guard state.waiters[token] != nil else { return false }
+                state.waiters[token]!.append(continuation)
+                return true
+            }
+            if !registered { continuation.resume(returning: nil) }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import Hummingbird
+import SegmentWire
+import NIOCore
+
+/// The operator's listener: health, readiness, and (next) metrics and the consent API.
+enum AdminRouter {
+    static func make(readiness: Readiness) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("healthz") { _, _ in
+            jsonResponse(.ok, #"{"status":"ok"}"#)
+        }
+        router.get("readyz") { _, _ in
+            let problems = await readiness.problems()
+            if problems.isEmpty { return jsonResponse(.ok, #"{"status":"ready"}"#) }
+            var body: [UInt8] = Array(#"{"status":"not_ready","problems":["#.utf8)
+            for (index, problem) in problems.enumerated() {
+                if index > 0 { body.append(UInt8(ascii: ",")) }
+                JSONString.appendQuoted(problem, to: &body)
+            }
+            body.append(contentsOf: "]}".utf8)
+            return Response(status: .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        }
+        return router
+    }
+
+    static func jsonResponse(_ status: HTTPResponse.Status, _ json: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+}

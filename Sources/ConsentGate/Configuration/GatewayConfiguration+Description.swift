@@ -1,0 +1,63 @@
+import FoundationEssentials
+
+extension GatewayConfiguration {
+    /// The effective configuration as YAML, with secrets (admin token, HMAC key, write keys) redacted.
+    public var redactedDescription: String {
+        func secret(_ value: String) -> String { value.isEmpty ? "\"\"" : "\"<redacted>\"" }
+        func list(_ values: [String]) -> String { "[" + values.map { quoted($0) }.joined(separator: ", ") + "]" }
+        func quoted(_ value: String) -> String {
+            "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        var lines: [String] = []
+        lines.append("ingress:")
+        lines.append("  host: \(quoted(ingress.host))")
+        lines.append("  port: \(ingress.port)")
+        if let tls = ingress.tls {
+            lines.append("  tls:")
+            lines.append("    certificate: \(quoted(tls.certificate))")
+            lines.append("    key: \(quoted(tls.key))")
+        } else {
+            lines.append("  tls: null")
+        }
+        lines.append("  write_keys: \(ingress.writeKeys.isEmpty ? "[]" : "[<\(ingress.writeKeys.count) redacted>]")")
+        lines.append("  max_body_bytes: \(ingress.maxBodyBytes)")
+        lines.append("  cors_allowed_origins: \(list(ingress.corsAllowedOrigins))")
+        lines.append("upstream:")
+        lines.append("  url: \(quoted(upstream.url))")
+        lines.append("  ca_file: \(quoted(upstream.caFile))")
+        lines.append("  timeout_seconds: \(upstream.timeoutSeconds)")
+        lines.append("  max_connections: \(upstream.maxConnections)")
+        lines.append("  retry_after_seconds: \(upstream.retryAfterSeconds)")
+        lines.append("admin:")
+        lines.append("  host: \(quoted(admin.host))")
+        lines.append("  port: \(admin.port)")
+        lines.append("  token: \(secret(admin.token))")
+        lines.append("store:")
+        lines.append("  kind: \(store.kind.rawValue)")
+        lines.append("  sqlite:")
+        lines.append("    path: \(quoted(store.sqlitePath))")
+        lines.append("cache:")
+        lines.append("  capacity: \(cache.capacity)")
+        lines.append("  ttl_seconds: \(cache.ttlSeconds)")
+        lines.append("  negative_ttl_seconds: \(cache.negativeTTLSeconds)")
+        lines.append("  max_stale_grant_seconds: \(cache.maxStaleGrantSeconds)")
+        lines.append("policy:")
+        lines.append("  mode: \(policy.mode)")
+        lines.append("  compare: \(policy.compare)")
+        lines.append("  on_mismatch: \(policy.onMismatch)")
+        lines.append("  on_missing_stamp: \(policy.onMissingStamp)")
+        lines.append("  on_unknown_subject: \(policy.onUnknownSubject)")
+        lines.append("  on_store_unavailable: \(policy.onStoreUnavailable)")
+        lines.append("  gpc_categories: \(list(policy.gpcCategories))")
+        lines.append("  categories: \(list(policy.categories))")
+        lines.append("audit:")
+        lines.append("  path: \(quoted(audit.path))")
+        lines.append("  hmac_key: \(secret(audit.hmacKey))")
+        lines.append("log:")
+        lines.append("  level: \(log.level)")
+        lines.append("  format: \(log.format.rawValue)")
+        lines.append("shutdown:")
+        lines.append("  grace_seconds: \(shutdown.graceSeconds)")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

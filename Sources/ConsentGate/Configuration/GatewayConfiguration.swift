@@ -1,0 +1,141 @@
+public import SegmentWire
+
+/// The whole configuration of a gateway, read once at start (see ``GatewayConfiguration/load(reader:)``).
+///
+/// Every property has a default, so an empty file is a valid development configuration.
+public struct GatewayConfiguration: Sendable, Hashable {
+    public var ingress = Ingress()
+    public var upstream = Upstream()
+    public var admin = Admin()
+    public var store = Store()
+    public var cache = Cache()
+    public var policy = Policy()
+    public var audit = Audit()
+    public var log = Log()
+    public var shutdown = Shutdown()
+
+    public init() {}
+
+    /// The listener SDKs post to.
+    public struct Ingress: Sendable, Hashable {
+        public var host = "127.0.0.1"
+        public var port = 8080
+        /// Serve HTTPS when both are set.
+        public var tls: TLSFiles?
+        /// Write keys allowed through; empty accepts any key.
+        public var writeKeys: [String] = []
+        /// The hard cap on a request body, compressed on the wire and again after inflating.
+        /// Beyond it a request gets 413; Segment's own limits (400) are checked below it.
+        public var maxBodyBytes = 1 << 20
+        /// Segment's limits on decompressed bytes.
+        public var limits = WireLimits()
+        /// Origins answered on CORS preflight; `["*"]` reflects any origin.
+        public var corsAllowedOrigins: [String] = ["*"]
+
+        public init() {}
+    }
+
+    /// A certificate chain and private key in PEM files.
+    public struct TLSFiles: Sendable, Hashable {
+        public var certificate: String
+        public var key: String
+
+        public init(certificate: String, key: String) {
+            self.certificate = certificate
+            self.key = key
+        }
+    }
+
+    /// Where accepted events go: Segment's tracking API.
+    public struct Upstream: Sendable, Hashable {
+        /// Scheme, host and optional port; the request path is appended.
+        public var url = "https://api.segment.io"
+        /// An extra trust root (PEM) added to the system's, e.g. a test CA.
+        public var caFile = ""
+        /// Deadline for one upstream exchange, connection included.
+        public var timeoutSeconds = 10.0
+        /// Pooled keep-alive connections per upstream host.
+        public var maxConnections = 64
+        /// `Retry-After` sent to clients when the upstream fails or times out.
+        public var retryAfterSeconds = 5
+
+        public init() {}
+    }
+
+    /// The operator's listener: health, readiness, metrics and the consent API.
+    public struct Admin: Sendable, Hashable {
+        public var host = "127.0.0.1"
+        public var port = 9090
+        /// Bearer token for the admin API; empty disables the consent API.
+        public var token = ""
+
+        public init() {}
+    }
+
+    /// The store of record for consent.
+    public struct Store: Sendable, Hashable {
+        public enum Kind: String, Sendable, Hashable, CaseIterable {
+            case sqlite
+        }
+
+        public var kind = Kind.sqlite
+        /// The SQLite file, created on first start.
+        public var sqlitePath = "data/consent.sqlite"
+
+        public init() {}
+    }
+
+    /// The in-memory consent cache in front of the store.
+    public struct Cache: Sendable, Hashable {
+        public var capacity = 1_000_000
+        public var ttlSeconds = 300.0
+        public var negativeTTLSeconds = 30.0
+        public var maxStaleGrantSeconds = 60.0
+
+        public init() {}
+    }
+
+    /// What to do with each verdict.
+    public struct Policy: Sendable, Hashable {
+        public var mode = "enforce"
+        public var compare = "exact"
+        public var onMismatch = "drop"
+        public var onMissingStamp = "restamp"
+        public var onUnknownSubject = "drop"
+        public var onStoreUnavailable = "reject"
+        public var gpcCategories: [String] = ["Advertising", "DataSharing"]
+        /// Category ids that get their own metric label; others count as `other`.
+        public var categories: [String] = ["Advertising", "Analytics", "Functional", "DataSharing"]
+
+        public init() {}
+    }
+
+    /// The decision audit log.
+    public struct Audit: Sendable, Hashable {
+        /// JSON lines, appended; empty disables the audit log.
+        public var path = "data/audit.jsonl"
+        /// Key of the HMAC-SHA256 that names subjects in audit records.
+        public var hmacKey = ""
+
+        public init() {}
+    }
+
+    public struct Log: Sendable, Hashable {
+        public enum Format: String, Sendable, Hashable, CaseIterable {
+            case text
+            case json
+        }
+
+        public var level = "info"
+        public var format = Format.text
+
+        public init() {}
+    }
+
+    public struct Shutdown: Sendable, Hashable {
+        /// How long in-flight requests may take to finish after SIGTERM.
+        public var graceSeconds = 10.0
+
+        public init() {}
+    }
+}

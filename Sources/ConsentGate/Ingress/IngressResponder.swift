@@ -1,0 +1,172 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SegmentWire
+
+/// The one route of the ingress listener: every tracking API path walks this function once,
+/// left to right — route, auth, body, decode, enforce, encode, forward, relay.
+struct IngressResponder: HTTPResponder {
+    typealias Context = BasicRequestContext
+
+    struct Settings: Sendable {
+        var limits: WireLimits
+        var maxBodyBytes: Int
+        var writeKeys: Set<String>
+        var cors: CORS
+        var retryAfterSeconds: Int
+    }
+
+    let settings: Settings
+    let scanner: BatchScanner
+    let enforcer: ConsentEnforcer
+    let forwarder: UpstreamForwarder
+    let logger: Logger
+
+    init(settings: Settings, enforcer: ConsentEnforcer, forwarder: UpstreamForwarder, logger: Logger) {
+        self.settings = settings
+        self.scanner = BatchScanner(limits: settings.limits)
+        self.enforcer = enforcer
+        self.forwarder = forwarder
+        self.logger = logger
+    }
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let origin = request.headers[.origin]
+        let corsHeaders = settings.cors.responseHeaders(origin: origin)
+        let route = TrackingRoute(path: request.uri.path)
+
+        switch request.method {
+        case .post:
+            break
+        case .options where route != nil:
+            let headers = settings.cors.preflightHeaders(
+                origin: origin, requestedHeaders: request.headers[.accessControlRequestHeaders])
+            return Response(status: .noContent, headers: headers)
+        default:
+            guard route != nil else { return notFound(request, corsHeaders) }
+            var headers = corsHeaders
+            headers[.allow] = "POST, OPTIONS"
+            return GatewayResponse.error(
+                .methodNotAllowed, code: "method_not_allowed",
+                message: "\(request.method.rawValue) is not allowed here; the tracking API takes POST", headers: headers)
+        }
+        guard let route else { return notFound(request, corsHeaders) }
+
+        guard let coding = ContentCoding(headerValue: request.headers[.contentEncoding] ?? "") else {
+            return GatewayResponse.error(
+                .unsupportedMediaType, code: "unsupported_encoding",
+                message: "Content-Encoding must be gzip, deflate or identity", headers: corsHeaders)
+        }
+        let authorization = WriteKey.parse(authorization: request.headers[.authorization])
+        if authorization == .malformed {
+            return GatewayResponse.error(
+                .unauthorized, code: "invalid_authorization",
+                message: "the Basic credential is not base64 of 'writeKey:'", headers: corsHeaders)
+        }
+
+        // Read the body under the hard cap, then inflate under the same cap.
+        var request = request
+        let wire: ByteBuffer
+        do {
+            wire = try await request.collectBody(upTo: settings.maxBodyBytes)
+        } catch is NIOTooManyBytesError {
+            return GatewayResponse.error(
+                .contentTooLarge, code: "payload_too_large",
+                message: "the request body is larger than \(settings.maxBodyBytes) bytes", headers: corsHeaders)
+        }
+        let body: RequestBytes
+        do throws(WireError) {
+            body = try decode(wire, coding: coding)
+        } catch {
+            return GatewayResponse.error(error, headers: corsHeaders)
+        }
+
+        // Scan once; read what enforcement needs while the bytes are at hand.
+        let scanned: ScannedRequest
+        let subjects: [EventSubject?]
+        var bodyWriteKey: String?
+        do throws(WireError) {
+            (scanned, subjects, bodyWriteKey) = try body.withBytes { (bytes) throws(WireError) in
+                let scanned = try scanner.scan(bytes, route: route)
+                let key = settings.writeKeys.isEmpty ? nil : scanned.writeKey.map { JSONString.decode($0, in: bytes) }
+                return (scanned, EventSubject.extract(from: scanned, body: bytes), key)
+            }
+        } catch {
+            return GatewayResponse.error(error, headers: corsHeaders)
+        }
+
+        if !settings.writeKeys.isEmpty {
+            let key: String?
+            if case .basic(let basic) = authorization { key = basic } else { key = bodyWriteKey }
+            guard let key, settings.writeKeys.contains(key) else {
+                return GatewayResponse.error(
+                    .unauthorized, code: key == nil ? "missing_write_key" : "unknown_write_key",
+                    message: key == nil
+                        ? "a write key is required: Authorization: Basic base64(writeKey:) or writeKey in the body"
+                        : "the write key is not allowed on this gateway",
+                    headers: corsHeaders)
+            }
+        }
+
+        let gpc = request.headers[HTTPField.Name("Sec-GPC")!]?.trimmingSpaces == "1"
+        let enforcement = await enforcer.enforce(scanned, subjects: subjects, body: body, gpc: gpc)
+        if enforcement.rejected {
+            var headers = corsHeaders
+            headers[.retryAfter] = String(settings.retryAfterSeconds)
+            return GatewayResponse.error(
+                .serviceUnavailable, code: "consent_unverifiable",
+                message: "consent could not be verified for every event; nothing was forwarded, retry later",
+                headers: headers)
+        }
+
+        let forwarded: ByteBuffer
+        var contentEncoding = request.headers[.contentEncoding]
+        if enforcement.edits.allSatisfy({ $0 == .keep }) {
+            forwarded = wire  // nothing changed: the original bytes, compression and all
+        } else {
+            let encoded = body.withBytes { bytes in
+                BatchEncoder.encode(body: bytes, request: scanned, edits: enforcement.edits)
+            }
+            guard let encoded else { return GatewayResponse.success(headers: corsHeaders) }  // everything dropped
+            if coding == .identity {
+                forwarded = ByteBuffer(bytes: encoded)
+                contentEncoding = nil
+            } else {
+                forwarded = encoded.withUnsafeBytes { ByteBuffer(bytes: Gzip.compress($0)) }
+                contentEncoding = "gzip"
+            }
+        }
+
+        let outcome = await forwarder.forward(
+            path: request.uri.path,
+            headers: ForwardedHeaders(
+                authorization: request.headers[.authorization],
+                contentType: request.headers[.contentType],
+                userAgent: request.headers[.userAgent],
+                contentEncoding: contentEncoding
+            ),
+            body: forwarded
+        )
+        return UpstreamRelay.response(for: outcome, retryAfterSeconds: settings.retryAfterSeconds, headers: corsHeaders)
+    }
+
+    private func decode(_ wire: ByteBuffer, coding: ContentCoding) throws(WireError) -> RequestBytes {
+        if coding == .identity { return .wire(wire) }
+        let result: Result<[UInt8], WireError> = wire.withUnsafeReadableBytes { pointer in
+            do throws(WireError) {
+                return .success(try Inflater.inflate(pointer, coding: coding, limit: settings.maxBodyBytes))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return .inflated(try result.get())
+    }
+
+    private func notFound(_ request: Request, _ headers: HTTPFields) -> Response {
+        GatewayResponse.error(
+            .notFound, code: "not_found",
+            message: "no tracking API route at this path; use /v1/{identify,track,page,screen,group,alias,batch,import}",
+            headers: headers)
+    }
+}

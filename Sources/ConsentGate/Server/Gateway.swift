@@ -1,0 +1,136 @@
+public import Logging
+import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOCore
+import NIOConcurrencyHelpers
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import SegmentWire
+
+/// The addresses a running gateway listens on (useful with port 0).
+public struct GatewayAddresses: Sendable, Hashable {
+    public var ingressPort: Int
+    public var adminPort: Int
+}
+
+/// A configured gateway: the ingress and admin listeners, the upstream client and the consent
+/// store, run as one `ServiceGroup` that shuts down in reverse order of start on SIGTERM/SIGINT
+/// (listeners first, so in-flight requests finish while the client and the store still serve them).
+public struct Gateway: Sendable {
+    public let configuration: GatewayConfiguration
+    public let logger: Logger
+
+    public init(configuration: GatewayConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs until a shutdown signal (when `handleSignals`) or until the calling task is cancelled.
+    /// `onListening` is called once both listeners are bound.
+    public func run(
+        handleSignals: Bool = true,
+        onListening: @escaping @Sendable (GatewayAddresses) -> Void = { _ in }
+    ) async throws {
+        let forwarder = try UpstreamForwarder(configuration: configuration.upstream)
+        let enforcer = ConsentEnforcer()
+        let ports = PortCollector(onListening: onListening)
+
+        let ingress = IngressResponder(
+            settings: .init(
+                limits: configuration.ingress.limits,
+                maxBodyBytes: configuration.ingress.maxBodyBytes,
+                writeKeys: Set(configuration.ingress.writeKeys),
+                cors: CORS(allowedOrigins: configuration.ingress.corsAllowedOrigins),
+                retryAfterSeconds: configuration.upstream.retryAfterSeconds
+            ),
+            enforcer: enforcer,
+            forwarder: forwarder,
+            logger: logger
+        )
+        let ingressApp = Application(
+            responder: ingress,
+            server: try ingressServerBuilder(),
+            configuration: .init(address: .hostname(configuration.ingress.host, port: configuration.ingress.port), serverName: nil),
+            onServerRunning: { channel in ports.ingress(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        let readiness = Readiness(checks: [])
+        let adminApp = Application(
+            router: AdminRouter.make(readiness: readiness),
+            configuration: .init(address: .hostname(configuration.admin.host, port: configuration.admin.port), serverName: nil),
+            onServerRunning: { channel in ports.admin(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+
+        logger.info(
+            "consentgate starting",
+            metadata: [
+                "ingress": "\(configuration.ingress.tls == nil ? "http" : "https")://\(configuration.ingress.host):\(configuration.ingress.port)",
+                "admin": "http://\(configuration.admin.host):\(configuration.admin.port)",
+                "store": "\(configuration.store.kind.rawValue)",
+                "upstream": "\(forwarder.upstreamDescription)",
+            ])
+
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: ClosingService { await forwarder.shutdown() }),
+                    .init(service: adminApp),
+                    .init(service: ingressApp),
+                ],
+                gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+
+    private func ingressServerBuilder() throws(ConfigurationError) -> HTTPServerBuilder {
+        guard let files = configuration.ingress.tls else { return .http1() }
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(files.certificate).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: files.key, format: .pem)
+            var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+            tls.minimumTLSVersion = .tlsv12
+            return try .tls(.http1(), tlsConfiguration: tls)
+        } catch {
+            throw ConfigurationError(key: "ingress.tls", "cannot load the certificate or key: \(error)")
+        }
+    }
+}
+
+/// Collects the bound ports of both listeners and reports them once.
+private final class PortCollector: Sendable {
+    private let state = NIOLockedValueBox<(ingress: Int?, admin: Int?, reported: Bool)>((nil, nil, false))
+    private let onListening: @Sendable (GatewayAddresses) -> Void
+
+    init(onListening: @escaping @Sendable (GatewayAddresses) -> Void) {
+        self.onListening = onListening
+    }
+
+    func ingress(_ port: Int) { update { $0.ingress = port } }
+    func admin(_ port: Int) { update { $0.admin = port } }
+
+    private func update(_ change: (inout (ingress: Int?, admin: Int?, reported: Bool)) -> Void) {
+        let ready: GatewayAddresses? = state.withLockedValue { value in
+            change(&value)
+            guard !value.reported, let ingress = value.ingress, let admin = value.admin else { return nil }
+            value.reported = true
+            return GatewayAddresses(ingressPort: ingress, adminPort: admin)
+        }
+        if let ready { onListening(ready) }
+    }
+}
+
+/// A service that does nothing until graceful shutdown, then runs `close` — for resources that
+/// must outlive the listeners (the upstream client, the store).
+struct ClosingService: Service {
+    let close: @Sendable () async -> Void
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await close()
+    }
+}

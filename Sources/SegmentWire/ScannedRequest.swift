@@ -1,0 +1,144 @@
+/// One category of a consent stamp (`context.consent.categoryPreferences`) or of a consent record.
+/// Category ids are case-sensitive.
+public struct CategoryPreference: Sendable, Hashable {
+    public var category: String
+    public var granted: Bool
+
+    public init(category: String, granted: Bool) {
+        self.category = category
+        self.granted = granted
+    }
+}
+
+/// The location of a scalar JSON value inside the scanned body.
+public struct ValueRef: Sendable, Hashable {
+    public enum Kind: UInt8, Sendable, Hashable {
+        case string
+        case number
+    }
+
+    /// The value's raw bytes in the body; for a string, the quotes included.
+    public var range: Range<Int>
+    public var kind: Kind
+    /// A string with backslash escapes needs decoding; one without is its bytes between the quotes.
+    public var hasEscapes: Bool
+
+    public init(range: Range<Int>, kind: Kind, hasEscapes: Bool) {
+        self.range = range
+        self.kind = kind
+        self.hasEscapes = hasEscapes
+    }
+}
+
+/// The location of a JSON object inside the scanned body.
+public struct ObjectRef: Sendable, Hashable {
+    /// The object's bytes, braces included.
+    public var range: Range<Int>
+    /// `{}` (with or without white space inside).
+    public var isEmpty: Bool
+
+    public init(range: Range<Int>, isEmpty: Bool) {
+        self.range = range
+        self.isEmpty = isEmpty
+    }
+}
+
+/// A consent stamp: a `categoryPreferences` object whose values are all booleans.
+public struct ConsentStamp: Sendable, Hashable {
+    /// The `categoryPreferences` object's bytes, braces included.
+    public var range: Range<Int>
+    /// Indices into ``ScannedRequest/preferences``, in document order.
+    public var entries: Range<Int>
+
+    public init(range: Range<Int>, entries: Range<Int>) {
+        self.range = range
+        self.entries = entries
+    }
+}
+
+/// Why one event is not valid per Segment's spec. In a batch, an invalid event is dropped and counted
+/// while the rest of the batch goes on; on a single-event route it refuses the request.
+public enum EventDefect: String, Sendable, Hashable, CaseIterable {
+    /// A batch item that is not a JSON object.
+    case notAnObject = "not_an_object"
+    /// No `type`, or a `type` that is not a known event type (batch items only).
+    case unknownType = "unknown_type"
+    /// Neither `userId` nor `anonymousId` (alias: `previousId` and `userId`).
+    case missingIdentity = "missing_identity"
+    /// An identifier (`userId`, `anonymousId`, `previousId`, `groupId`) that is not a string or a number.
+    case invalidIdentifier = "invalid_identifier"
+    /// A `track` event without an `event` string.
+    case missingEventName = "missing_event_name"
+    /// A `group` event without a `groupId`.
+    case missingGroupId = "missing_group_id"
+    /// `context.consent.categoryPreferences` present but not an object of booleans,
+    /// or `context` / `consent` present but not objects.
+    case invalidConsentStamp = "invalid_consent_stamp"
+    /// A key that consentgate interprets appears twice in one object (receivers disagree on which wins).
+    case duplicateKey = "duplicate_key"
+}
+
+/// One event found by the scanner, as slices of the original body.
+public struct ScannedEvent: Sendable, Hashable {
+    /// The event object's bytes, braces included (for a non-object batch item, the item's bytes).
+    public var range: Range<Int>
+    /// The event's type: its `type` field, or on a single-event route the route's type when absent.
+    public var type: EventType?
+    public var userId: ValueRef?
+    public var anonymousId: ValueRef?
+    public var messageId: ValueRef?
+    /// The `event` field (a track event's name).
+    public var eventName: ValueRef?
+    public var groupId: ValueRef?
+    public var previousId: ValueRef?
+    /// The event's own `context` object.
+    public var context: ObjectRef?
+    /// The event's own `context.consent` object.
+    public var consent: ObjectRef?
+    /// The event's own `context.consent.categoryPreferences`.
+    public var stamp: ConsentStamp?
+    /// `nil` when the event is valid.
+    public var defect: EventDefect?
+
+    public init(range: Range<Int>) {
+        self.range = range
+    }
+}
+
+/// A request body scanned into its envelope and events, every part a slice of the original bytes.
+public struct ScannedRequest: Sendable, Hashable {
+    public var route: TrackingRoute
+    /// The events in document order: the batch's items, or the one event of a single-event route.
+    public var events: [ScannedEvent]
+    /// The entries of every consent stamp in the request; stamps index into it.
+    public var preferences: [CategoryPreference]
+    /// Batch route: the `batch` array, brackets included.
+    public var batchArray: Range<Int>?
+    /// Batch route: the top-level `context` object (Segment merges it into every item).
+    public var context: ObjectRef?
+    /// Batch route: the top-level `context.consent.categoryPreferences`.
+    public var sharedStamp: ConsentStamp?
+    /// The top-level `writeKey` (on a single-event route, the event's own).
+    public var writeKey: ValueRef?
+    /// The top-level `sentAt`.
+    public var sentAt: ValueRef?
+    /// The top-level `integrations` object.
+    public var integrations: ObjectRef?
+
+    public init(route: TrackingRoute) {
+        self.route = route
+        self.events = []
+        self.preferences = []
+    }
+
+    /// The stamp that applies to an event after merging the batch's top-level `context`:
+    /// the event's own, else the shared one.
+    public func effectiveStamp(of event: ScannedEvent) -> ConsentStamp? {
+        event.stamp ?? sharedStamp
+    }
+
+    /// The entries of a stamp.
+    public func entries(of stamp: ConsentStamp) -> ArraySlice<CategoryPreference> {
+        preferences[stamp.entries]
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import ConsentGate
+import Foundation
+import Logging
+
+@main
+struct Consentgate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "consentgate",
+        abstract: "A consent firewall in front of Segment's tracking API.",
+        subcommands: [Serve.self, CheckConfig.self]
+    )
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway.")
+
+    @Option(name: .long, help: "The YAML configuration file.")
+    var config: String = "config/consentgate.yaml"
+
+    func run() async throws {
+        let configuration = try await loadOrExit(config)
+        let logger = Logger(label: "consentgate")
+        try await Gateway(configuration: configuration, logger: logger).run()
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Validate a configuration file and print the effective configuration, secrets redacted."
+    )
+
+    @Argument(help: "The YAML configuration file.")
+    var file: String
+
+    func run() async throws {
+        let configuration = try await loadOrExit(file)
+        print(configuration.redactedDescription, terminator: "")
+    }
+}
+
+/// Loads a configuration or exits non-zero with one line naming the key and the problem.
+func loadOrExit(_ file: String) async throws -> GatewayConfiguration {
+    do {
+        return try await GatewayConfiguration.load(file: file)
+    } catch {
+        FileHandle.standardError.write(Data("consentgate: \(error)\n".utf8))
+        throw ExitCode(2)
+    }
+}

@@ -1,0 +1,127 @@
+import ConsentCore
+import FoundationEssentials
+import SegmentWire
+import Synchronization
+
+/// A deterministic random number generator (SplitMix64).
+struct SeededRNG: RandomNumberGenerator, Sendable {
+    var state: UInt64
+
+    init(seed: UInt64 = 0x5EED) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// A record with the given grants, e.g. `record("u1", ["Analytics": true, "Advertising": false])`.
+func record(_ subject: String, _ grants: KeyValuePairs<String, Bool>, version: Int64 = 1) -> ConsentRecord {
+    ConsentRecord(
+        subject: subject,
+        preferences: grants.map { CategoryPreference(category: $0.key, granted: $0.value) },
+        version: version,
+        updatedAt: Date(timeIntervalSince1970: 1_700_000_000)
+    )
+}
+
+/// Stamp entries in the given order.
+func stamp(_ grants: KeyValuePairs<String, Bool>) -> [CategoryPreference] {
+    grants.map { CategoryPreference(category: $0.key, granted: $0.value) }
+}
+
+/// Opens when released; every `wait()` before that suspends.
+final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let open = state.withLock { state in
+                if !state.open { state.waiters.append(continuation) }
+                return state.open
+            }
+            if open { continuation.resume() }
+        }
+    }
+
+    func open() {
+        let waiters = state.withLock { state in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+/// An in-memory store that counts lookups, can fail per subject or entirely, and can hold lookups
+/// at a gate until it opens.
+final class FakeStore: ConsentStore {
+    struct State {
+        var records: [String: ConsentRecord] = [:]
+        var failing: Set<String> = []
+        var failAll = false
+        var lookups: [String: Int] = [:]
+        var gate: Gate?
+    }
+
+    let kind = "fake"
+    let state: Mutex<State>
+
+    init(_ records: [ConsentRecord] = []) {
+        var state = State()
+        for record in records { state.records[record.subject] = record }
+        self.state = Mutex(state)
+    }
+
+    var totalLookups: Int { state.withLock { $0.lookups.values.reduce(0, +) } }
+
+    func lookups(of subject: String) -> Int { state.withLock { $0.lookups[subject, default: 0] } }
+
+    func set(_ record: ConsentRecord) { state.withLock { $0.records[record.subject] = record } }
+
+    func setFailing(_ failAll: Bool) { state.withLock { $0.failAll = failAll } }
+
+    func setFailing(subject: String) { state.withLock { _ = $0.failing.insert(subject) } }
+
+    func hold(at gate: Gate?) { state.withLock { $0.gate = gate } }
+
+    func lookup(subject: String) async throws(ConsentStoreError) -> ConsentRecord? {
+        let gate = state.withLock { state in
+            state.lookups[subject, default: 0] += 1
+            return state.gate
+        }
+        if let gate { await gate.wait() }
+        let (fail, record) = state.withLock { ($0.failAll || $0.failing.contains(subject), $0.records[subject]) }
+        if fail { throw ConsentStoreError(.unavailable, "the fake store is failing") }
+        return record
+    }
+
+    func ping() async throws(ConsentStoreError) {}
+
+    func close() async {}
+}
+
+/// A clock that moves only when told to.
+final class FakeClock: Sendable {
+    private let base = ContinuousClock.now
+    private let offset = Mutex<Duration>(.zero)
+
+    func advance(by duration: Duration) { offset.withLock { $0 += duration } }
+
+    var now: ContinuousClock.Instant { base + offset.withLock { $0 } }
+
+    var closure: ConsentResolver.Clock { { self.now } }
+}
+
+/// Polls a condition until it holds or about five seconds pass.
+func eventually(_ condition: () -> Bool) async throws -> Bool {
+    for _ in 0..<5_000 {
+        if condition() { return true }
+        try await Task.sleep(for: .milliseconds(1))
+    }
+    return condition()
+}

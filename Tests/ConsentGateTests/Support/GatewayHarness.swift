@@ -1,0 +1,101 @@
+import AsyncHTTPClient
+import ConsentGate
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// A gateway running in-process on loopback ports, pointed at a ``SegmentSink``, with a plain
+/// HTTP client to post to it. Stop it with ``stop()``.
+final class GatewayHarness: Sendable {
+    let sink: SegmentSink
+    let addresses: GatewayAddresses
+    let configuration: GatewayConfiguration
+    private let task: Task<Void, any Error>
+    let client: HTTPClient
+
+    var ingress: String { "http://127.0.0.1:\(addresses.ingressPort)" }
+    var admin: String { "http://127.0.0.1:\(addresses.adminPort)" }
+
+    private init(sink: SegmentSink, addresses: GatewayAddresses, configuration: GatewayConfiguration, task: Task<Void, any Error>) {
+        self.sink = sink
+        self.addresses = addresses
+        self.configuration = configuration
+        self.task = task
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow, decompression: .disabled))
+    }
+
+    /// Starts a sink and a gateway; `configure` adjusts the configuration (ports are 0, upstream is the sink).
+    static func start(_ configure: (inout GatewayConfiguration) -> Void = { _ in }) async throws -> GatewayHarness {
+        let sink = try await SegmentSink.start()
+        var configuration = GatewayConfiguration()
+        configuration.ingress.port = 0
+        configuration.admin.port = 0
+        configuration.upstream.url = sink.url
+        configuration.upstream.caFile = TestCertificates.files.ca
+        configuration.upstream.timeoutSeconds = 5
+        configure(&configuration)
+        let (stream, continuation) = AsyncStream.makeStream(of: GatewayAddresses.self)
+        var logger = Logger(label: "consentgate-test")
+        logger.logLevel = .warning
+        let gateway = Gateway(configuration: configuration, logger: logger)
+        let task = Task { try await gateway.run(handleSignals: false) { continuation.yield($0) } }
+        var iterator = stream.makeAsyncIterator()
+        guard let addresses = await iterator.next() else { throw CancellationError() }
+        return GatewayHarness(sink: sink, addresses: addresses, configuration: configuration, task: task)
+    }
+
+    struct Reply: Sendable {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: String
+
+        /// The `code` of a JSON error body.
+        var code: String? {
+            (try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["code"] as? String
+        }
+    }
+
+    func post(_ path: String, body: [UInt8], headers: [(String, String)] = [("Content-Type", "application/json")], method: HTTPMethod = .POST) async throws -> Reply {
+        try await send(ingress + path, body: body, headers: headers, method: method)
+    }
+
+    func post(_ path: String, json: String, headers: [(String, String)] = [("Content-Type", "application/json")]) async throws -> Reply {
+        try await post(path, body: Array(json.utf8), headers: headers)
+    }
+
+    func send(_ url: String, body: [UInt8]?, headers: [(String, String)], method: HTTPMethod) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let data = try await response.body.collect(upTo: 16 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: data))
+    }
+
+    func stop() async {
+        try? await client.shutdown()
+        task.cancel()
+        _ = try? await task.value
+        await sink.stop()
+    }
+}
+
+extension GatewayHarness {
+    /// Runs `body` against a fresh gateway and sink, stopping both afterwards whatever happens.
+    static func with<T>(
+        _ configure: (inout GatewayConfiguration) -> Void = { _ in },
+        _ body: (GatewayHarness) async throws -> T
+    ) async throws -> T {
+        let harness = try await start(configure)
+        do {
+            let result = try await body(harness)
+            await harness.stop()
+            return result
+        } catch {
+            await harness.stop()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import Foundation
+
+/// Drives the real `segment-analytics-python` SDK (installed from PyPI by `.ci/run`) through
+/// `scripts/interop/send_with_sdk.py`.
+enum PythonSDK {
+    struct PlannedEvent: Codable {
+        var user_id: String?
+        var anonymous_id: String?
+        var event: String = "Interop Event"
+        var stamp: [String: Bool]?
+        var message_id: String?
+    }
+
+    struct Outcome: Codable {
+        var sent: [String]
+        var errors: [String]
+    }
+
+    static func send(_ events: [PlannedEvent], host: String, writeKey: String = "wk-interop", gzip: Bool) async throws -> Outcome {
+        let plan = FileManager.default.temporaryDirectory.appendingPathComponent("sdk-plan-\(UUID().uuidString).json")
+        try JSONEncoder().encode(events).write(to: plan)
+        defer { try? FileManager.default.removeItem(at: plan) }
+        var arguments = ["/usr/bin/env", "python3", RepositoryPaths.root + "/scripts/interop/send_with_sdk.py", host, writeKey, plan.path]
+        if gzip { arguments.append("--gzip") }
+        let result = await TestProcess.runDetached(arguments, timeout: 120)
+        guard result.exitCode == 0, let line = result.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
+            throw SDKFailure(output: result.output)
+        }
+        return try JSONDecoder().decode(Outcome.self, from: Data(line.utf8))
+    }
+
+    struct SDKFailure: Error, CustomStringConvertible {
+        var output: String
+        var description: String { "the Python SDK run failed (is segment-analytics-python installed?):\n\(output)" }
+    }
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Sends events through consentgate with the real segment-analytics-python SDK.
+
+Usage: send_with_sdk.py HOST WRITE_KEY PLAN_JSON [--gzip]
+
+PLAN_JSON is a file holding a list of events: {"user_id", "anonymous_id", "event", "stamp"}
+(stamp: a categoryPreferences object, or null for none). Prints one JSON object:
+{"sent": [messageId, ...], "errors": [...]} after the SDK has flushed and shut down.
+"""
+import json
+import sys
+import uuid
+
+import segment.analytics as analytics
+
+
+def main() -> int:
+    host, write_key, plan_path = sys.argv[1], sys.argv[2], sys.argv[3]
+    use_gzip = "--gzip" in sys.argv[4:]
+    errors = []
+
+    def on_error(error, items):
+        errors.append(f"{type(error).__name__}: {error} ({len(items)} items)")
+
+    client = analytics.Client(
+        write_key=write_key,
+        host=host,
+        gzip=use_gzip,
+        on_error=on_error,
+        max_retries=10,
+        upload_size=25,
+        upload_interval=0.1,
+        timeout=10,
+    )
+    with open(plan_path) as f:
+        plan = json.load(f)
+    sent = []
+    for item in plan:
+        message_id = item.get("message_id") or str(uuid.uuid4())
+        context = {"library": {"name": "analytics-python", "version": "interop"}}
+        if item.get("stamp") is not None:
+            context["consent"] = {"categoryPreferences": item["stamp"]}
+        ok, _ = client.track(
+            user_id=item.get("user_id"),
+            anonymous_id=item.get("anonymous_id"),
+            event=item.get("event", "Interop Event"),
+            properties={"index": len(sent)},
+            context=context,
+            message_id=message_id,
+        )
+        if ok:
+            sent.append(message_id)
+    client.flush()
+    client.shutdown()
+    print(json.dumps({"sent": sent, "errors": errors}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
