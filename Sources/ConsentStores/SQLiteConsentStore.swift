@@ -191,13 +191,19 @@ public final class SQLiteConsentStore: WritableConsentStore {
 
     public func close() async {
         guard await gate.closeAndDrain() else { return }
-        for connection in [writer] + readers {
-            do {
-                let _: Void = try await connection.close()
-            } catch {
-                logger.warning("closing an SQLite connection failed", metadata: ["error": "\(ConsentStoreError.sqlite("close", error))"])
+        // Closing must finish even when the caller's task is cancelled (shutdown cancels tasks):
+        // an SQLite connection that is never closed traps in its deinit.
+        let connections = [writer] + readers
+        let logger = self.logger
+        await Task {
+            for connection in connections {
+                do {
+                    let _: Void = try await connection.close()
+                } catch {
+                    logger.warning("closing an SQLite connection failed", metadata: ["error": "\(ConsentStoreError.sqlite("close", error))"])
+                }
             }
-        }
+        }.value
         logger.info("closed the SQLite consent store")
     }
 

@@ -53,6 +53,10 @@ struct JSONCursor {
             let b = base[pos]
             guard b <= 0x20, b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 else { return }
             pos &+= 1
+            // Pretty-printed indentation: eight spaces at a time.
+            while pos &+ 8 <= end, UnsafeRawPointer(base + pos).loadUnaligned(as: UInt64.self) == 0x2020_2020_2020_2020 {
+                pos &+= 8
+            }
         }
     }
 

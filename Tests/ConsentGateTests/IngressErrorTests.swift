@@ -25,7 +25,7 @@ struct IngressErrorTests {
     }
 
     @Test func invalidJSONIs400() async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             try await expectRefused(harness, body: Array(#"{"batch":[{"type":"track",}]}"#.utf8), status: 400, code: "invalid_json")
             try await expectRefused(harness, body: Array("not json".utf8), status: 400, code: "invalid_json")
             try await expectRefused(harness, body: [], status: 400, code: "invalid_json")
@@ -35,7 +35,7 @@ struct IngressErrorTests {
     }
 
     @Test func segmentLimitsAre400() async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             // One event over 32 KB on a single-event route and inside a batch.
             let big = TestEvents.track(padding: 33 * 1024)
             try await expectRefused(harness, path: "/v1/track", body: Array(big.utf8), status: 400, code: "event_too_large")
@@ -55,7 +55,7 @@ struct IngressErrorTests {
     }
 
     @Test func gzipBombIs413() async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             let zeros = [UInt8](repeating: 0x20, count: 10 << 20)
             let bomb = zeros.withUnsafeBytes { Gzip.compress($0, level: 9) }
             #expect(bomb.count < 64 * 1024)
@@ -67,7 +67,7 @@ struct IngressErrorTests {
     }
 
     @Test func brokenCompressionIsRefused() async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             let gzipped = Array(TestEvents.batch([TestEvents.track()]).utf8).withUnsafeBytes { Gzip.compress($0) }
             try await expectRefused(
                 harness, body: Array(gzipped.prefix(gzipped.count / 2)), headers: [("Content-Encoding", "gzip")],
@@ -79,7 +79,7 @@ struct IngressErrorTests {
     }
 
     @Test func invalidSingleEventIs400() async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             try await expectRefused(
                 harness, path: "/v1/track", body: Array(#"{"type":"track","event":"e"}"#.utf8), status: 400, code: "invalid_event")
             try await expectRefused(
@@ -88,7 +88,7 @@ struct IngressErrorTests {
     }
 
     @Test func unknownPathsAre404AndOtherMethods405() async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             let notFound = try await harness.post("/v1/nope", json: "{}")
             #expect(notFound.status == 404)
             #expect(notFound.code == "not_found")
@@ -103,7 +103,7 @@ struct IngressErrorTests {
     }
 
     @Test func corsPreflightIsAnswered() async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             let reply = try await harness.send(
                 harness.ingress + "/v1/t", body: nil,
                 headers: [("Origin", "https://shop.example"), ("Access-Control-Request-Method", "POST"),
@@ -120,7 +120,7 @@ struct IngressErrorTests {
     }
 
     @Test func writeKeyAllowlist() async throws {
-        try await GatewayHarness.with({ $0.ingress.writeKeys = ["good-key"] }) { harness in
+        try await GatewayHarness.with({ $0.policy.rules.mode = .shadow; $0.ingress.writeKeys = ["good-key"] }) { harness in
             let batch = Array(TestEvents.batch([TestEvents.track()], extra: "").utf8)
             try await expectRefusedWithKey(harness, body: batch, headers: [], code: "missing_write_key")
             try await expectRefusedWithKey(harness, body: batch, headers: [TestEvents.basic("other")], code: "unknown_write_key")

@@ -6,7 +6,7 @@ import Testing
 @Suite(.timeLimit(.minutes(2)))
 struct IngressForwardingTests {
     @Test func forwardsTheOriginalBytesWhenNothingChanged() async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             let body = TestEvents.batch([TestEvents.track(), TestEvents.track(userId: "user-2"), TestEvents.track(userId: nil)])
             let reply = try await harness.post(
                 "/v1/batch", json: body,
@@ -25,7 +25,7 @@ struct IngressForwardingTests {
     }
 
     @Test func forwardsGzipBodiesAsReceived() async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             let body = Array(TestEvents.batch((0..<50).map { TestEvents.track(userId: "user-\($0)") }).utf8)
             let gzipped = body.withUnsafeBytes { Gzip.compress($0) }
             let reply = try await harness.post(
@@ -38,7 +38,7 @@ struct IngressForwardingTests {
     }
 
     @Test func reencodesWithoutTheInvalidEvents() async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             let first = TestEvents.track(userId: "a")
             let invalid = TestEvents.track(userId: nil, anonymousId: nil)
             let last = TestEvents.track(userId: "b")
@@ -51,7 +51,7 @@ struct IngressForwardingTests {
     }
 
     @Test func reencodedGzipBatchesAreGzippedAgain() async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             let kept = TestEvents.track(userId: "a")
             let body = Array(TestEvents.batch([kept, #"{"type":"track","userId":"x"}"#]).utf8)
             let reply = try await harness.post(
@@ -65,7 +65,7 @@ struct IngressForwardingTests {
     }
 
     @Test func sendsNothingWhenEveryEventIsDropped() async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             let reply = try await harness.post("/v1/batch", json: TestEvents.batch([#"{"type":"track","userId":"x"}"#, "42"]))
             #expect(reply.status == 200)
             #expect(reply.body == #"{"success":true}"#)
@@ -78,7 +78,7 @@ struct IngressForwardingTests {
         ("/v1/identify", "/v1/identify"), ("/v1/page/", "/v1/page/"),
     ])
     func acceptsEveryTrackingRoute(path: String, forwardedPath: String) async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             let isBatch = path.contains("import") || path.hasSuffix("/b")
             let event = path.contains("identify") ? #"{"type":"identify","userId":"u","traits":{"plan":"pro"}}"#
                 : path.contains("page") ? #"{"userId":"u","name":"Home"}"# : TestEvents.track()

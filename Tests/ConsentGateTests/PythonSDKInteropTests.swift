@@ -7,7 +7,7 @@ import Testing
 struct PythonSDKInteropTests {
     @Test(arguments: [false, true])
     func everyMessageArrivesExactlyOnce(gzip: Bool) async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             let planned = (0..<120).map { index in
                 PythonSDK.PlannedEvent(user_id: "sdk-user-\(index % 7)", anonymous_id: "anon-\(index)", stamp: nil)
             }

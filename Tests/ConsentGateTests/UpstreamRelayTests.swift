@@ -7,7 +7,7 @@ struct UpstreamRelayTests {
     let body = TestEvents.batch([TestEvents.track()])
 
     @Test func rateLimitIsRelayedWithItsHeaders() async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             harness.sink.respond(.init(status: 429, headers: [("Retry-After", "7"), ("X-RateLimit-Reset", "9")], body: "{}"))
             let reply = try await harness.post("/v1/batch", json: body)
             #expect(reply.status == 429)
@@ -18,7 +18,7 @@ struct UpstreamRelayTests {
     }
 
     @Test func upstreamServerErrorsBecome502WithRetryAfter() async throws {
-        try await GatewayHarness.with({ $0.upstream.retryAfterSeconds = 3 }) { harness in
+        try await GatewayHarness.with({ $0.policy.rules.mode = .shadow; $0.upstream.retryAfterSeconds = 3 }) { harness in
             for status in [500, 503] {
                 harness.sink.respond(.init(status: status, body: "{}"))
                 let reply = try await harness.post("/v1/batch", json: body)
@@ -30,7 +30,7 @@ struct UpstreamRelayTests {
     }
 
     @Test func upstreamTimeoutBecomes503WithRetryAfter() async throws {
-        try await GatewayHarness.with({ $0.upstream.timeoutSeconds = 0.3 }) { harness in
+        try await GatewayHarness.with({ $0.policy.rules.mode = .shadow; $0.upstream.timeoutSeconds = 0.3 }) { harness in
             harness.sink.respond(.init(delay: .seconds(2)))
             let reply = try await harness.post("/v1/batch", json: body)
             #expect(reply.status == 503)
@@ -40,7 +40,7 @@ struct UpstreamRelayTests {
     }
 
     @Test func unreachableUpstreamBecomes502() async throws {
-        try await GatewayHarness.with({ $0.upstream.url = "https://127.0.0.1:1" }) { harness in
+        try await GatewayHarness.with({ $0.policy.rules.mode = .shadow; $0.upstream.url = "https://127.0.0.1:1" }) { harness in
             let reply = try await harness.post("/v1/batch", json: body)
             #expect(reply.status == 502)
             #expect(reply.code == "upstream_unreachable")
@@ -49,7 +49,7 @@ struct UpstreamRelayTests {
     }
 
     @Test func upstreamBadRequestIsRelayed() async throws {
-        try await GatewayHarness.with { harness in
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             harness.sink.respond(.init(status: 400, body: #"{"code":"invalid_request","message":"no"}"#))
             let reply = try await harness.post("/v1/batch", json: body)
             #expect(reply.status == 400)
@@ -59,7 +59,7 @@ struct UpstreamRelayTests {
 
     @Test func untrustedUpstreamCertificateIsNeverUsed() async throws {
         // Without the test CA the sink's certificate does not verify: nothing is sent, the SDK is told to retry.
-        try await GatewayHarness.with({ $0.upstream.caFile = "" }) { harness in
+        try await GatewayHarness.with({ $0.policy.rules.mode = .shadow; $0.upstream.caFile = "" }) { harness in
             let reply = try await harness.post("/v1/batch", json: body)
             #expect(reply.status == 502)
             #expect(harness.sink.received.isEmpty)

@@ -438,6 +438,21 @@ enum ScanFixture {
         }
     }
 
+    @Test func longRunsOfWhiteSpace() throws {
+        func spaces(_ n: Int) -> String { String(repeating: " ", count: n) }
+        for n in [7, 8, 9, 15, 16, 17, 40] {
+            let event = "{\"type\":" + spaces(n) + "\"page\",\"userId\":\"u\"" + spaces(n) + "}"
+            let body = spaces(n) + "{" + spaces(n) + "\"batch\"" + spaces(n) + ":" + "\n" + spaces(n) + "[" + spaces(n) + "\t"
+                + spaces(n) + event + spaces(n) + "]\r\n" + spaces(n) + "}" + spaces(n)
+            let request = try F.scan(body)
+            #expect(request.events.count == 1 && request.events[0].defect == nil, "\(n)")
+            #expect(F.errorCode("{\"batch\":[]" + spaces(n) + "\u{0B}}") == .invalidJSON, "\(n)")
+            #expect(F.errorCode("{\"batch\":[]" + spaces(n) + "x}") == .invalidJSON, "\(n)")
+            #expect(F.errorCode("{\"batch\":[]}" + spaces(n) + "x") == .invalidJSON, "\(n)")
+            #expect(F.errorCode("{\"batch\":[" + spaces(n)) == .invalidJSON, "\(n)")
+        }
+    }
+
     @Test func invalidUTF8IsRefused() {
         let sequences: [[UInt8]] = [
             [0x80], [0xBF], [0xC0, 0xAF], [0xC1, 0xBF], [0xC2], [0xC2, 0x41], [0xE0, 0x80, 0xAF], [0xE0, 0x9F, 0xBF],

@@ -4,8 +4,9 @@ import NIOCore
 
 /// The operator's listener: health, readiness, and (next) metrics and the consent API.
 enum AdminRouter {
-    static func make(readiness: Readiness) -> Router<BasicRequestContext> {
+    static func make(readiness: Readiness, consentAPI: ConsentAPI?) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        consentAPI?.register(on: router)
         router.get("healthz") { _, _ in
             jsonResponse(.ok, #"{"status":"ok"}"#)
         }
@@ -25,5 +26,17 @@ enum AdminRouter {
 
     static func jsonResponse(_ status: HTTPResponse.Status, _ json: String) -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: json)))
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ bytes: [UInt8], headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String, headers: HTTPFields = [:]) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: GatewayResponse.errorBody(code: code, message: message)))
     }
 }

@@ -1,3 +1,4 @@
+public import ConsentCore
 public import SegmentWire
 
 /// The whole configuration of a gateway, read once at start (see ``GatewayConfiguration/load(reader:)``).
@@ -95,15 +96,9 @@ public struct GatewayConfiguration: Sendable, Hashable {
         public init() {}
     }
 
-    /// What to do with each verdict.
+    /// What to do with each verdict (see ``ConsentPolicy``), and the categories metrics name.
     public struct Policy: Sendable, Hashable {
-        public var mode = "enforce"
-        public var compare = "exact"
-        public var onMismatch = "drop"
-        public var onMissingStamp = "restamp"
-        public var onUnknownSubject = "drop"
-        public var onStoreUnavailable = "reject"
-        public var gpcCategories: [String] = ["Advertising", "DataSharing"]
+        public var rules = ConsentPolicy()
         /// Category ids that get their own metric label; others count as `other`.
         public var categories: [String] = ["Advertising", "Analytics", "Functional", "DataSharing"]
 

@@ -1,4 +1,9 @@
+import ConsentCore
+import FoundationEssentials
+import Logging
 import SegmentWire
+
+typealias EventEdit = BatchEncoder.EventEdit
 
 /// What enforcement decided for a request.
 struct Enforcement: Sendable {
@@ -6,15 +11,109 @@ struct Enforcement: Sendable {
     var edits: [EventEdit]
     /// The whole request must be refused with 503 (consent unverifiable and `on_store_unavailable: reject`).
     var rejected: Bool
+    /// One entry per event: its decision, or `nil` for an invalid event.
+    var decisions: [ConsentDecision?]
 }
 
-/// Decides, per event, whether it goes upstream as is, corrected, or not at all.
+/// Decides, per event, whether it goes upstream as is, corrected, or not at all: resolves the
+/// subject's truth through the cache, compares it with the event's stamp (after merging the batch's
+/// top-level `context`), applies the policy, and audits every event not forwarded unchanged.
 final class ConsentEnforcer: Sendable {
-    init() {}
+    let resolver: ConsentResolver
+    let policy: ConsentPolicy
+    let maxStaleGrant: Duration
+    let audit: AuditLog?
+    let hasher: SubjectHasher
+    let logger: Logger
 
-    func enforce(_ request: ScannedRequest, subjects: [EventSubject?], body: RequestBytes, gpc: Bool) async -> Enforcement {
-        Enforcement(edits: subjects.map { $0 == nil ? .drop : .keep }, rejected: false)
+    init(resolver: ConsentResolver, policy: ConsentPolicy, maxStaleGrant: Duration, audit: AuditLog?, hasher: SubjectHasher, logger: Logger) {
+        self.resolver = resolver
+        self.policy = policy
+        self.maxStaleGrant = maxStaleGrant
+        self.audit = audit
+        self.hasher = hasher
+        self.logger = logger
+    }
+
+    func enforce(_ request: ScannedRequest, subjects: [EventSubject?], body: RequestBytes, gpc: Bool, requestId: String?) async -> Enforcement {
+        var edits: [EventEdit] = []
+        edits.reserveCapacity(subjects.count)
+        var decisions: [ConsentDecision?] = []
+        decisions.reserveCapacity(subjects.count)
+        var lookedUp: [String?] = []
+        lookedUp.reserveCapacity(subjects.count)
+        var rejected = false
+
+        for (index, subject) in subjects.enumerated() {
+            guard let subject else {
+                edits.append(.drop)
+                decisions.append(nil)
+                lookedUp.append(nil)
+                continue
+            }
+            if subject.isPreferenceUpdate {
+                // The user just changed their consent: whatever is cached for them is outdated.
+                if let userId = subject.userId { resolver.invalidate(subject: userId) }
+                if let anonymousId = subject.anonymousId { resolver.invalidate(subject: anonymousId) }
+            }
+            let stamp = request.effectiveStamp(of: request.events[index]).map { request.entries(of: $0) }
+            let subjectUsed: String?
+            let lookup: LookupOutcome
+            if policy.needsTruth(hasStamp: stamp != nil, isPreferenceUpdate: subject.isPreferenceUpdate) {
+                (subjectUsed, lookup) = await resolver.resolve(userId: subject.userId, anonymousId: subject.anonymousId)
+            } else {
+                (subjectUsed, lookup) = (subject.userId ?? subject.anonymousId, .unknown)
+            }
+            let decision = VerdictEngine.decide(
+                isPreferenceUpdate: subject.isPreferenceUpdate, stamp: stamp, lookup: lookup,
+                gpc: gpc, policy: policy, maxStaleGrant: maxStaleGrant)
+            switch decision.effective {
+            case .forward: edits.append(.keep)
+            case .drop: edits.append(.drop)
+            case .restamp: edits.append(.restamp(decision.restampPreferences ?? []))
+            case .reject:
+                edits.append(.drop)
+                rejected = true
+            }
+            decisions.append(decision)
+            lookedUp.append(subjectUsed)
+        }
+
+        if let audit {
+            let records = auditRecords(request, decisions: decisions, subjects: lookedUp, body: body, requestId: requestId)
+            if !audit.append(records) {
+                logger.warning("audit log write failed", metadata: ["path": "\(audit.path)"])
+            }
+        }
+        return Enforcement(edits: edits, rejected: rejected, decisions: decisions)
+    }
+
+    /// A record for every event that was not forwarded unchanged (in shadow mode: would not have been).
+    private func auditRecords(
+        _ request: ScannedRequest, decisions: [ConsentDecision?], subjects: [String?], body: RequestBytes, requestId: String?
+    ) -> [AuditRecord] {
+        let needed = decisions.indices.filter { decisions[$0].map { $0.decided != .forward } ?? true }
+        guard !needed.isEmpty else { return [] }
+        let time = Date.now.formatted(.iso8601)
+        return body.withBytes { bytes in
+            needed.map { index in
+                let event = request.events[index]
+                let decision = decisions[index]
+                return AuditRecord(
+                    time: time,
+                    requestId: requestId,
+                    messageId: event.messageId.map { JSONString.decode($0, in: bytes) },
+                    subject: subjects[index].map(hasher.name(of:)),
+                    eventType: event.type?.name,
+                    verdict: decision?.verdict.label ?? "invalid",
+                    action: decision?.decided.label ?? "drop",
+                    mode: policy.mode.rawValue,
+                    over: decision?.over ?? [],
+                    under: decision?.under ?? [],
+                    recordVersion: decision?.recordVersion,
+                    reason: event.defect?.rawValue
+                )
+            }
+        }
     }
 }
-
-typealias EventEdit = BatchEncoder.EventEdit

@@ -33,7 +33,9 @@ struct IngressResponder: HTTPResponder {
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let origin = request.headers[.origin]
-        let corsHeaders = settings.cors.responseHeaders(origin: origin)
+        let requestId = RequestID.next()
+        var corsHeaders = settings.cors.responseHeaders(origin: origin)
+        corsHeaders[RequestID.header] = requestId
         let route = TrackingRoute(path: request.uri.path)
 
         switch request.method {
@@ -110,7 +112,7 @@ struct IngressResponder: HTTPResponder {
         }
 
         let gpc = request.headers[HTTPField.Name("Sec-GPC")!]?.trimmingSpaces == "1"
-        let enforcement = await enforcer.enforce(scanned, subjects: subjects, body: body, gpc: gpc)
+        let enforcement = await enforcer.enforce(scanned, subjects: subjects, body: body, gpc: gpc, requestId: requestId)
         if enforcement.rejected {
             var headers = corsHeaders
             headers[.retryAfter] = String(settings.retryAfterSeconds)

@@ -7,6 +7,7 @@ import NIOConcurrencyHelpers
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
+import ConsentCore
 import SegmentWire
 
 /// The addresses a running gateway listens on (useful with port 0).
@@ -33,8 +34,44 @@ public struct Gateway: Sendable {
         handleSignals: Bool = true,
         onListening: @escaping @Sendable (GatewayAddresses) -> Void = { _ in }
     ) async throws {
-        let forwarder = try UpstreamForwarder(configuration: configuration.upstream)
-        let enforcer = ConsentEnforcer()
+        // Resources that need an explicit close are made last-to-fail first, so a bad setting never
+        // leaves one unclosed (an unclosed HTTPClient or SQLite connection traps in its deinit).
+        let ingressServer = try ingressServerBuilder()
+        let audit = configuration.audit.path.isEmpty ? nil : try AuditLog(path: configuration.audit.path)
+        let store: any ConsentStore
+        do {
+            store = try await StoreFactory.open(configuration.store, logger: logger)
+        } catch {
+            audit?.close()
+            throw error
+        }
+        let forwarder: UpstreamForwarder
+        do {
+            forwarder = try UpstreamForwarder(configuration: configuration.upstream)
+        } catch {
+            audit?.close()
+            await store.close()
+            throw error
+        }
+        let resolver = ConsentResolver(
+            store: store,
+            configuration: ConsentCacheConfiguration(
+                capacity: configuration.cache.capacity,
+                ttl: .seconds(configuration.cache.ttlSeconds),
+                negativeTTL: .seconds(configuration.cache.negativeTTLSeconds),
+                maxStaleGrant: .seconds(configuration.cache.maxStaleGrantSeconds)
+            ),
+            clock: { ContinuousClock.now },
+            rng: SystemRandomNumberGenerator()
+        )
+        let hasher = SubjectHasher(key: configuration.audit.hmacKey)
+        if hasher.isEphemeral, audit != nil {
+            logger.warning("audit.hmac_key is empty: subjects in the audit log are hashed with a random key and cannot be matched after a restart")
+        }
+        let enforcer = ConsentEnforcer(
+            resolver: resolver, policy: configuration.policy.rules,
+            maxStaleGrant: .seconds(configuration.cache.maxStaleGrantSeconds),
+            audit: audit, hasher: hasher, logger: logger)
         let ports = PortCollector(onListening: onListening)
 
         let ingress = IngressResponder(
@@ -51,14 +88,26 @@ public struct Gateway: Sendable {
         )
         let ingressApp = Application(
             responder: ingress,
-            server: try ingressServerBuilder(),
+            server: ingressServer,
             configuration: .init(address: .hostname(configuration.ingress.host, port: configuration.ingress.port), serverName: nil),
             onServerRunning: { channel in ports.ingress(channel.localAddress?.port ?? 0) },
             logger: logger
         )
-        let readiness = Readiness(checks: [])
+        let readiness = Readiness(checks: [
+            {
+                do throws(ConsentStoreError) {
+                    try await store.ping()
+                    return nil
+                } catch {
+                    return "consent store (\(store.kind)) unavailable: \(error.code.rawValue)"
+                }
+            }
+        ])
+        let consentAPI = (store as? any WritableConsentStore).map {
+            ConsentAPI(store: $0, resolver: resolver, token: AdminToken(configuration.admin.token))
+        }
         let adminApp = Application(
-            router: AdminRouter.make(readiness: readiness),
+            router: AdminRouter.make(readiness: readiness, consentAPI: consentAPI),
             configuration: .init(address: .hostname(configuration.admin.host, port: configuration.admin.port), serverName: nil),
             onServerRunning: { channel in ports.admin(channel.localAddress?.port ?? 0) },
             logger: logger
@@ -77,6 +126,10 @@ public struct Gateway: Sendable {
             configuration: .init(
                 services: [
                     .init(service: ClosingService { await forwarder.shutdown() }),
+                    .init(service: ClosingService {
+                        audit?.close()
+                        await store.close()
+                    }),
                     .init(service: adminApp),
                     .init(service: ingressApp),
                 ],
@@ -84,7 +137,15 @@ public struct Gateway: Sendable {
                 logger: logger
             )
         )
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            // Services that never ran (a listener failed to bind) did not close what they hold.
+            audit?.close()
+            await store.close()
+            await forwarder.shutdown()
+            throw error
+        }
     }
 
     private func ingressServerBuilder() throws(ConfigurationError) -> HTTPServerBuilder {

@@ -14,6 +14,9 @@ final class GatewayHarness: Sendable {
     private let task: Task<Void, any Error>
     let client: HTTPClient
 
+    /// The admin token every harness uses.
+    static let adminToken = "test-admin-token"
+
     var ingress: String { "http://127.0.0.1:\(addresses.ingressPort)" }
     var admin: String { "http://127.0.0.1:\(addresses.adminPort)" }
 
@@ -26,9 +29,16 @@ final class GatewayHarness: Sendable {
     }
 
     /// Starts a sink and a gateway; `configure` adjusts the configuration (ports are 0, upstream is the sink).
+    /// Each harness gets its own SQLite store and audit log in a fresh directory, unless `configure`
+    /// points them elsewhere.
     static func start(_ configure: (inout GatewayConfiguration) -> Void = { _ in }) async throws -> GatewayHarness {
         let sink = try await SegmentSink.start()
         var configuration = GatewayConfiguration()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("consentgate-\(UUID().uuidString)").path
+        configuration.store.sqlitePath = directory + "/consent.sqlite"
+        configuration.audit.path = directory + "/audit.jsonl"
+        configuration.audit.hmacKey = "test-hmac-key"
+        configuration.admin.token = adminToken
         configuration.ingress.port = 0
         configuration.admin.port = 0
         configuration.upstream.url = sink.url
@@ -74,6 +84,26 @@ final class GatewayHarness: Sendable {
         return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: data))
     }
 
+    /// Stores a subject's truth through the consent API.
+    @discardableResult
+    func putConsent(_ subject: String, _ preferences: [String: Bool]) async throws -> Reply {
+        let body = #"{"categoryPreferences":\#(TestEvents.preferences(preferences))}"#
+        let reply = try await send(
+            admin + "/consent/subjects/" + subject.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!,
+            body: Array(body.utf8), headers: [("Authorization", "Bearer \(Self.adminToken)"), ("Content-Type", "application/json")],
+            method: .PUT)
+        precondition(reply.status == 200, "PUT consent failed: \(reply.status) \(reply.body)")
+        return reply
+    }
+
+    /// The audit log's records, parsed.
+    var auditRecords: [[String: Any]] {
+        guard let text = try? String(contentsOfFile: configuration.audit.path, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
     func stop() async {
         try? await client.shutdown()
         task.cancel()
@@ -83,6 +113,9 @@ final class GatewayHarness: Sendable {
 }
 
 extension GatewayHarness {
+    /// Shadow mode: every valid event is forwarded unchanged, for tests of the forwarding path itself.
+    static let shadow: @Sendable (inout GatewayConfiguration) -> Void = { $0.policy.rules.mode = .shadow }
+
     /// Runs `body` against a fresh gateway and sink, stopping both afterwards whatever happens.
     static func with<T>(
         _ configure: (inout GatewayConfiguration) -> Void = { _ in },
