@@ -72,7 +72,12 @@ public struct Gateway: Sendable {
             resolver: resolver, policy: configuration.policy.rules,
             maxStaleGrant: .seconds(configuration.cache.maxStaleGrantSeconds),
             audit: audit, hasher: hasher, logger: logger)
-        let ports = PortCollector(onListening: onListening)
+        let ports = PortCollector { [logger] addresses in
+            logger.info(
+                "listening",
+                metadata: ["ingress_port": "\(addresses.ingressPort)", "admin_port": "\(addresses.adminPort)"])
+            onListening(addresses)
+        }
 
         let ingress = IngressResponder(
             settings: .init(

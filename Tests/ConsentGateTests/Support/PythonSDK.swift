@@ -3,7 +3,7 @@ import Foundation
 /// Drives the real `segment-analytics-python` SDK (installed from PyPI by `.ci/run`) through
 /// `scripts/interop/send_with_sdk.py`.
 enum PythonSDK {
-    struct PlannedEvent: Codable {
+    struct PlannedEvent: Codable, Sendable {
         var user_id: String?
         var anonymous_id: String?
         var event: String = "Interop Event"
