@@ -8,7 +8,7 @@ struct Consentgate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consentgate",
         abstract: "A consent firewall in front of Segment's tracking API.",
-        subcommands: [Serve.self, CheckConfig.self]
+        subcommands: [Serve.self, CheckConfig.self, ConsentCommand.self, DemoCommand.self]
     )
 }
 
@@ -20,6 +20,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try await loadOrExit(config)
+        LoggingSetup.bootstrap(configuration.log)
         let logger = Logger(label: "consentgate")
         try await Gateway(configuration: configuration, logger: logger).run()
     }

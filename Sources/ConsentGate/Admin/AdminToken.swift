@@ -23,4 +23,16 @@ struct AdminToken: Sendable {
         for (a, b) in zip(presented, digest) { difference |= a ^ b }
         return difference == 0 && presented.count == digest.count
     }
+
+    /// Whether a `Cookie` header carries the token under `name` (set by the debugger page).
+    func accepts(cookie: String?, name: String) -> Bool {
+        guard let cookie else { return false }
+        for pair in cookie.split(separator: ";") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, String(parts[0]).trimmingSpaces == name else { continue }
+            let value = Substring(String(parts[1]).trimmingSpaces).percentDecoded ?? ""
+            return accepts(authorization: "Bearer " + value)
+        }
+        return false
+    }
 }

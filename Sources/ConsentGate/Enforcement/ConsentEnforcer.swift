@@ -24,15 +24,24 @@ final class ConsentEnforcer: Sendable {
     let maxStaleGrant: Duration
     let audit: AuditLog?
     let hasher: SubjectHasher
-    let logger: Logger
+    let metrics: GatewayMetrics
+    let feed: DecisionFeed
+    private let storeWarning: RateLimitedWarning
+    private let auditWarning: RateLimitedWarning
 
-    init(resolver: ConsentResolver, policy: ConsentPolicy, maxStaleGrant: Duration, audit: AuditLog?, hasher: SubjectHasher, logger: Logger) {
+    init(
+        resolver: ConsentResolver, policy: ConsentPolicy, maxStaleGrant: Duration, audit: AuditLog?, hasher: SubjectHasher,
+        metrics: GatewayMetrics, feed: DecisionFeed, logger: Logger
+    ) {
         self.resolver = resolver
         self.policy = policy
         self.maxStaleGrant = maxStaleGrant
         self.audit = audit
         self.hasher = hasher
-        self.logger = logger
+        self.metrics = metrics
+        self.feed = feed
+        self.storeWarning = RateLimitedWarning("consent store unavailable: events could not be verified", logger: logger)
+        self.auditWarning = RateLimitedWarning("audit log write failed", logger: logger)
     }
 
     func enforce(_ request: ScannedRequest, subjects: [EventSubject?], body: RequestBytes, gpc: Bool, requestId: String?) async -> Enforcement {
@@ -82,10 +91,58 @@ final class ConsentEnforcer: Sendable {
         if let audit {
             let records = auditRecords(request, decisions: decisions, subjects: lookedUp, body: body, requestId: requestId)
             if !audit.append(records) {
-                logger.warning("audit log write failed", metadata: ["path": "\(audit.path)"])
+                metrics.auditWriteFailed()
+                auditWarning.emit(["path": "\(audit.path)"])
             }
         }
+        observe(request, decisions: decisions, subjects: lookedUp, body: body, rejected: rejected)
         return Enforcement(edits: edits, rejected: rejected, decisions: decisions)
+    }
+
+    /// Counts every event and feeds the newest decisions to the live view.
+    private func observe(
+        _ request: ScannedRequest, decisions: [ConsentDecision?], subjects: [String?], body: RequestBytes, rejected: Bool
+    ) {
+        var counted: [(verdict: Int, action: Int)] = []
+        counted.reserveCapacity(decisions.count)
+        var unavailable = 0
+        for decision in decisions {
+            // In a rejected request nothing is forwarded: every event's action is reject.
+            let action: ConsentAction = rejected ? .reject : (decision?.effective ?? .drop)
+            counted.append(metrics.event(verdict: decision?.verdict, action: action))
+            if let decision {
+                if !decision.over.isEmpty || !decision.under.isEmpty, case .mismatch = decision.verdict {
+                    metrics.mismatch(over: decision.over, under: decision.under)
+                }
+                if decision.verdict == .storeUnavailable { unavailable += 1 }
+            }
+        }
+        if unavailable > 0 { storeWarning.emit(["store": "\(resolver.store.kind)", "events": "\(unavailable)"]) }
+
+        guard feed.isWatched else {
+            feed.record([], counted: counted)
+            return
+        }
+        let newest = max(0, decisions.count - 20)..<decisions.count
+        let time = Date.now.formatted(.iso8601)
+        let entries: [DecisionFeed.Entry] = body.withBytes { bytes in
+            newest.map { index in
+                let event = request.events[index]
+                let decision = decisions[index]
+                let name = event.eventName.map { String(JSONString.decode($0, in: bytes).prefix(64)) }
+                return DecisionFeed.Entry(
+                    time: time,
+                    eventType: event.type?.name,
+                    eventName: name,
+                    subject: subjects[index],
+                    verdict: decision?.verdict.label ?? "invalid",
+                    action: (rejected ? ConsentAction.reject : (decision?.effective ?? .drop)).label,
+                    over: decision?.over ?? [],
+                    under: decision?.under ?? []
+                )
+            }
+        }
+        feed.record(entries, counted: counted)
     }
 
     /// A record for every event that was not forwarded unchanged (in shadow mode: would not have been).

@@ -15,6 +15,20 @@ enum ForwardOutcome: Sendable {
     case failed(reason: String)
 }
 
+extension ForwardOutcome {
+    /// A bounded label: `2xx`, `4xx`, `5xx`, `timeout` or `error`.
+    var statusClass: String {
+        switch self {
+        case .replied(let status, _, _, _) where (200..<300).contains(status): "2xx"
+        case .replied(let status, _, _, _) where (400..<500).contains(status): "4xx"
+        case .replied(let status, _, _, _) where status >= 500: "5xx"
+        case .replied: "error"
+        case .timedOut: "timeout"
+        case .failed: "error"
+        }
+    }
+}
+
 /// The headers of an ingress request that travel upstream.
 struct ForwardedHeaders: Sendable {
     var authorization: String?

@@ -21,22 +21,42 @@ struct IngressResponder: HTTPResponder {
     let scanner: BatchScanner
     let enforcer: ConsentEnforcer
     let forwarder: UpstreamForwarder
-    let logger: Logger
+    let metrics: GatewayMetrics
+    let feed: DecisionFeed
+    private let upstreamWarning: RateLimitedWarning
 
-    init(settings: Settings, enforcer: ConsentEnforcer, forwarder: UpstreamForwarder, logger: Logger) {
+    init(
+        settings: Settings, enforcer: ConsentEnforcer, forwarder: UpstreamForwarder, metrics: GatewayMetrics, feed: DecisionFeed,
+        logger: Logger
+    ) {
         self.settings = settings
         self.scanner = BatchScanner(limits: settings.limits)
         self.enforcer = enforcer
         self.forwarder = forwarder
-        self.logger = logger
+        self.metrics = metrics
+        self.feed = feed
+        self.upstreamWarning = RateLimitedWarning("upstream exchange failed: clients were told to retry", logger: logger)
     }
 
     func respond(to request: Request, context: Context) async throws -> Response {
+        metrics.requestStarted()
+        defer { metrics.requestFinished() }
+        let route = TrackingRoute(path: request.uri.path)
+        do {
+            let response = try await handle(request, route: route)
+            metrics.request(route: route, status: response.status.code)
+            return response
+        } catch {
+            metrics.request(route: route, status: 500)
+            throw error
+        }
+    }
+
+    private func handle(_ request: Request, route: TrackingRoute?) async throws -> Response {
         let origin = request.headers[.origin]
         let requestId = RequestID.next()
         var corsHeaders = settings.cors.responseHeaders(origin: origin)
         corsHeaders[RequestID.header] = requestId
-        let route = TrackingRoute(path: request.uri.path)
 
         switch request.method {
         case .post:
@@ -77,6 +97,7 @@ struct IngressResponder: HTTPResponder {
                 .contentTooLarge, code: "payload_too_large",
                 message: "the request body is larger than \(settings.maxBodyBytes) bytes", headers: corsHeaders)
         }
+        metrics.body(bytes: wire.readableBytes)
         let body: RequestBytes
         do throws(WireError) {
             body = try decode(wire, coding: coding)
@@ -140,6 +161,7 @@ struct IngressResponder: HTTPResponder {
             }
         }
 
+        let started = ContinuousClock.now
         let outcome = await forwarder.forward(
             path: request.uri.path,
             headers: ForwardedHeaders(
@@ -150,6 +172,15 @@ struct IngressResponder: HTTPResponder {
             ),
             body: forwarded
         )
+        let statusClass = outcome.statusClass
+        metrics.upstream(statusClass: statusClass, duration: ContinuousClock.now - started)
+        feed.upstream(statusClass)
+        switch outcome {
+        case .timedOut: upstreamWarning.emit(["reason": "timeout"])
+        case .failed(let reason): upstreamWarning.emit(["reason": "\(reason)"])
+        case .replied(let status, _, _, _) where status >= 500: upstreamWarning.emit(["status": "\(status)"])
+        default: break
+        }
         return UpstreamRelay.response(for: outcome, retryAfterSeconds: settings.retryAfterSeconds, headers: corsHeaders)
     }
 

@@ -53,8 +53,10 @@ public struct Gateway: Sendable {
             await store.close()
             throw error
         }
+        let metrics = GatewayMetrics(categories: configuration.policy.categories)
+        let feed = DecisionFeed()
         let resolver = ConsentResolver(
-            store: store,
+            store: MeasuredConsentStore(base: store, metrics: metrics),
             configuration: ConsentCacheConfiguration(
                 capacity: configuration.cache.capacity,
                 ttl: .seconds(configuration.cache.ttlSeconds),
@@ -71,7 +73,7 @@ public struct Gateway: Sendable {
         let enforcer = ConsentEnforcer(
             resolver: resolver, policy: configuration.policy.rules,
             maxStaleGrant: .seconds(configuration.cache.maxStaleGrantSeconds),
-            audit: audit, hasher: hasher, logger: logger)
+            audit: audit, hasher: hasher, metrics: metrics, feed: feed, logger: logger)
         let ports = PortCollector { [logger] addresses in
             logger.info(
                 "listening",
@@ -89,6 +91,8 @@ public struct Gateway: Sendable {
             ),
             enforcer: enforcer,
             forwarder: forwarder,
+            metrics: metrics,
+            feed: feed,
             logger: logger
         )
         let ingressApp = Application(
@@ -112,7 +116,10 @@ public struct Gateway: Sendable {
             ConsentAPI(store: $0, resolver: resolver, token: AdminToken(configuration.admin.token))
         }
         let adminApp = Application(
-            router: AdminRouter.make(readiness: readiness, consentAPI: consentAPI),
+            router: AdminRouter.make(
+                readiness: readiness, consentAPI: consentAPI,
+                observability: AdminObservability(
+                    metrics: metrics, feed: feed, resolver: resolver, hasher: hasher, token: AdminToken(configuration.admin.token))),
             configuration: .init(address: .hostname(configuration.admin.host, port: configuration.admin.port), serverName: nil),
             onServerRunning: { channel in ports.admin(channel.localAddress?.port ?? 0) },
             logger: logger
@@ -127,21 +134,22 @@ public struct Gateway: Sendable {
                 "upstream": "\(forwarder.upstreamDescription)",
             ])
 
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: ClosingService { await forwarder.shutdown() }),
-                    .init(service: ClosingService {
-                        audit?.close()
-                        await store.close()
-                    }),
-                    .init(service: adminApp),
-                    .init(service: ingressApp),
-                ],
-                gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
-                logger: logger
-            )
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [
+                .init(service: ClosingService { await forwarder.shutdown() }),
+                .init(service: ClosingService {
+                    audit?.close()
+                    await store.close()
+                }),
+                .init(service: adminApp),
+                .init(service: ingressApp),
+            ],
+            gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
+            logger: logger
         )
+        // In-flight requests get `shutdown.grace_seconds` to finish; then what remains is cancelled.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.shutdown.graceSeconds)
+        let group = ServiceGroup(configuration: groupConfiguration)
         do {
             try await group.run()
         } catch {

@@ -1,0 +1,170 @@
+import ConsentCore
+import Prometheus
+import SegmentWire
+import Synchronization
+
+/// Every metric of the gateway, its handles created once here (the registry traps on conflicting
+/// definitions, so each name is defined in exactly one place). Labels are bounded: routes, status
+/// codes, verdicts, actions and the configured categories; never an id, write key or path parameter.
+final class GatewayMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+
+    static let routes = ["identify", "track", "page", "screen", "group", "alias", "batch", "unknown"]
+    static let statuses = ["200", "204", "400", "401", "403", "404", "405", "413", "415", "429", "502", "503", "4xx", "5xx", "other"]
+    static let verdicts = Verdict.allLabels + ["invalid"]
+    static let actions = ConsentAction.allCases.map(\.label)
+    static let lookupResults = ["hit", "miss", "negative_hit", "stale_served"]
+    static let storeOutcomes = ["found", "not_found", "error"]
+    static let upstreamClasses = ["2xx", "4xx", "5xx", "timeout", "error"]
+    /// From 50 µs: store lookups and upstream exchanges on loopback take well under a millisecond.
+    static let durationBuckets: [Duration] = [
+        .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+        .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
+    static let bodyBuckets: [Double] = [256, 1024, 4096, 16384, 65536, 131_072, 262_144, 524_288, 1_048_576]
+
+    private let requests: [[Counter]]
+    private let events: [[Counter]]
+    private let categories: [String]
+    private let mismatches: [[Counter]]
+    private let cacheLookups: [Counter]
+    private let cacheEntries: Gauge
+    private let cacheEvictions: Counter
+    private let coalesced: Counter
+    private let storeDurations: [DurationHistogram]
+    private let upstreamDurations: [DurationHistogram]
+    private let bodyBytes: ValueHistogram
+    private let inflight: Gauge
+    private let auditFailures: Counter
+    /// Cache statistics already exported: counters only move forward by the difference.
+    private let exported = Mutex(ConsentCacheStatistics())
+
+    init(categories: [String], registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        self.categories = categories
+        func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "consentgate", metricName: metric, unitName: unit, helpText: help)
+        }
+        let requestsName = name("requests", unit: "total", "Tracking API requests by route and response status.")
+        requests = Self.routes.map { route in
+            Self.statuses.map { registry.makeCounter(descriptor: requestsName, labels: [("route", route), ("status", $0)]) }
+        }
+        let eventsName = name("events", unit: "total", "Events by consent verdict and the action taken.")
+        events = Self.verdicts.map { verdict in
+            Self.actions.map { registry.makeCounter(descriptor: eventsName, labels: [("verdict", verdict), ("action", $0)]) }
+        }
+        let mismatchName = name("consent_mismatch", unit: "total", "Categories a stamp got wrong: over (stamp grants, truth denies) or under.")
+        mismatches = (categories + ["other"]).map { category in
+            ["over", "under"].map { registry.makeCounter(descriptor: mismatchName, labels: [("category", category), ("direction", $0)]) }
+        }
+        let lookupsName = name("cache_lookups", unit: "total", "Consent cache lookups by result.")
+        cacheLookups = Self.lookupResults.map { registry.makeCounter(descriptor: lookupsName, labels: [("result", $0)]) }
+        cacheEntries = registry.makeGauge(descriptor: name("cache_entries", "Subjects held in the consent cache."))
+        cacheEvictions = registry.makeCounter(descriptor: name("cache_evictions", unit: "total", "Cache entries evicted to make room (LRU)."))
+        coalesced = registry.makeCounter(
+            descriptor: name("singleflight_coalesced", unit: "total", "Cache misses that waited for a store lookup already in flight."))
+        let storeName = name("store_request_duration", unit: "seconds", "Duration of consent store lookups by outcome.")
+        storeDurations = Self.storeOutcomes.map {
+            registry.makeDurationHistogram(descriptor: storeName, labels: [("outcome", $0)], buckets: Self.durationBuckets)
+        }
+        let upstreamName = name("upstream_request_duration", unit: "seconds", "Duration of upstream (Segment) exchanges by status class.")
+        upstreamDurations = Self.upstreamClasses.map {
+            registry.makeDurationHistogram(descriptor: upstreamName, labels: [("status_class", $0)], buckets: Self.durationBuckets)
+        }
+        bodyBytes = registry.makeValueHistogram(
+            descriptor: name("request_body", unit: "bytes", "Size of tracking API request bodies as received."), buckets: Self.bodyBuckets)
+        inflight = registry.makeGauge(descriptor: name("inflight_requests", "Tracking API requests being handled."))
+        auditFailures = registry.makeCounter(descriptor: name("audit_write_failures", unit: "total", "Audit log appends that failed."))
+    }
+
+    // MARK: Recording
+
+    func request(route: TrackingRoute?, status: Int) {
+        let routeIndex = route.flatMap { Self.routes.firstIndex(of: $0.label) } ?? Self.routes.count - 1
+        requests[routeIndex][Self.statusIndex(status)].increment()
+    }
+
+    /// Counts one event; returns its (verdict, action) indexes for the decision feed.
+    @discardableResult
+    func event(verdict: Verdict?, action: ConsentAction) -> (verdict: Int, action: Int) {
+        let verdictIndex = verdict.map(Self.verdictIndex) ?? Self.verdicts.count - 1
+        let actionIndex = Self.actionIndex(action)
+        events[verdictIndex][actionIndex].increment()
+        return (verdictIndex, actionIndex)
+    }
+
+    static func verdictIndex(_ verdict: Verdict) -> Int {
+        switch verdict {
+        case .consistent: 0
+        case .mismatch: 1
+        case .missingStamp: 2
+        case .unknownSubject: 3
+        case .storeUnavailable: 4
+        case .preferenceUpdate: 5
+        }
+    }
+
+    static func actionIndex(_ action: ConsentAction) -> Int {
+        ConsentAction.allCases.firstIndex(of: action) ?? 0
+    }
+
+    func mismatch(over: [String], under: [String]) {
+        for category in over { mismatches[categoryIndex(category)][0].increment() }
+        for category in under { mismatches[categoryIndex(category)][1].increment() }
+    }
+
+    func storeLookup(outcome: String, duration: Duration) {
+        storeDurations[Self.storeOutcomes.firstIndex(of: outcome) ?? 2].record(duration)
+    }
+
+    func upstream(statusClass: String, duration: Duration) {
+        upstreamDurations[Self.upstreamClasses.firstIndex(of: statusClass) ?? 4].record(duration)
+    }
+
+    func body(bytes: Int) { bodyBytes.record(Double(bytes)) }
+    func requestStarted() { inflight.increment() }
+    func requestFinished() { inflight.decrement() }
+    func auditWriteFailed() { auditFailures.increment() }
+
+    /// Brings the cache counters up to date from the resolver's statistics (done at scrape time).
+    func syncCache(_ statistics: ConsentCacheStatistics) {
+        exported.withLock { last in
+            cacheLookups[0].increment(by: Int64(max(0, statistics.hits - last.hits)))
+            cacheLookups[1].increment(by: Int64(max(0, statistics.misses - last.misses)))
+            cacheLookups[2].increment(by: Int64(max(0, statistics.negativeHits - last.negativeHits)))
+            cacheLookups[3].increment(by: Int64(max(0, statistics.staleServed - last.staleServed)))
+            cacheEvictions.increment(by: Int64(max(0, statistics.evictions - last.evictions)))
+            coalesced.increment(by: Int64(max(0, statistics.coalesced - last.coalesced)))
+            last = statistics
+        }
+        cacheEntries.set(Double(statistics.count))
+    }
+
+    /// The Prometheus text exposition.
+    func exposition() -> [UInt8] { registry.emitToBuffer() }
+
+    private func categoryIndex(_ category: String) -> Int {
+        categories.firstIndex(of: category) ?? categories.count
+    }
+
+    private static func statusIndex(_ status: Int) -> Int {
+        switch status {
+        case 200: 0
+        case 204: 1
+        case 400: 2
+        case 401: 3
+        case 403: 4
+        case 404: 5
+        case 405: 6
+        case 413: 7
+        case 415: 8
+        case 429: 9
+        case 502: 10
+        case 503: 11
+        case 400..<500: 12
+        case 500..<600: 13
+        default: 14
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import ConsentGate
+import Foundation
+import Logging
+
+/// `consentgate consent ...`: operations on the store of record.
+struct ConsentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "consent",
+        abstract: "Manage the consent store of record.",
+        subcommands: [ConsentImport.self]
+    )
+}
+
+/// `consentgate consent import FILE`: bulk-loads JSON lines into the configured store.
+struct ConsentImport: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Load consent from a JSON-lines file into the configured store.",
+        discussion: """
+            Each line: {"subject": "...", "categoryPreferences": {"Advertising": false, "Analytics": true}}. \
+            Blank lines are skipped; other top-level keys are ignored; when a subject repeats, the last line wins. \
+            Lines are written in transactions of 50 000; a bad line stops the import and names its number \
+            (earlier transactions stay committed).
+            """
+    )
+
+    @Argument(help: "The JSON-lines file.")
+    var file: String
+
+    @Option(name: .long, help: "The YAML configuration file naming the store.")
+    var config: String = "config/consentgate.yaml"
+
+    @Option(name: .long, help: "Subjects per store write.")
+    var batchSize: Int = ConsentImporter.defaultBatchSize
+
+    func run() async throws {
+        let configuration = try await loadOrExit(config)
+        // Quiet: stdout carries the one summary line, stderr only problems.
+        var logger = Logger(label: "consentgate")
+        logger.logLevel = .warning
+        do {
+            let report = try await ConsentImporter.run(file: file, configuration: configuration, logger: logger, batchSize: batchSize)
+            print(report.summary)
+        } catch {
+            FileHandle.standardError.write(Data("consentgate: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
