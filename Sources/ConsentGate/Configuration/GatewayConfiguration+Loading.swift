@@ -41,6 +41,13 @@ extension GatewayConfiguration {
         config.ingress.maxBodyBytes = try values.int(
             "ingress.max_body_bytes", default: config.ingress.maxBodyBytes, in: (64 * 1024)...(64 << 20))
         config.ingress.corsAllowedOrigins = try values.strings("ingress.cors_allowed_origins", default: ["*"])
+        config.ingress.headerTimeoutSeconds = try values.seconds(
+            "ingress.header_timeout_seconds", default: config.ingress.headerTimeoutSeconds, in: 0.1...3600)
+        config.ingress.bodyTimeoutSeconds = try values.seconds(
+            "ingress.body_timeout_seconds", default: config.ingress.bodyTimeoutSeconds, in: 0.1...3600)
+        config.ingress.maxConnections = try values.int("ingress.max_connections", default: config.ingress.maxConnections, in: 1...1_000_000)
+        config.ingress.maxInflightRequests = try values.int(
+            "ingress.max_inflight_requests", default: config.ingress.maxInflightRequests, in: 1...1_000_000)
         guard config.ingress.maxBodyBytes >= config.ingress.limits.maxBatchBytes else {
             throw ConfigurationError(key: "ingress.max_body_bytes", "must be at least Segment's batch limit (\(config.ingress.limits.maxBatchBytes) bytes)")
         }

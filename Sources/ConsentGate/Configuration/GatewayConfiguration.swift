@@ -32,6 +32,15 @@ public struct GatewayConfiguration: Sendable, Hashable {
         public var limits = WireLimits()
         /// Origins answered on CORS preflight; `["*"]` reflects any origin.
         public var corsAllowedOrigins: [String] = ["*"]
+        /// A connection must deliver a complete request head within this time of connecting or of
+        /// its previous response (slowloris defence; also the keep-alive idle limit).
+        public var headerTimeoutSeconds = 15.0
+        /// A request body must arrive completely within this time of its head.
+        public var bodyTimeoutSeconds = 30.0
+        /// Connections accepted at once; more wait in the listen backlog.
+        public var maxConnections = 4096
+        /// Requests handled at once; beyond it a request gets 503 with `Retry-After`.
+        public var maxInflightRequests = 1024
 
         public init() {}
     }

@@ -7,7 +7,7 @@ import SegmentWire
 /// The one route of the ingress listener: every tracking API path walks this function once,
 /// left to right — route, auth, body, decode, enforce, encode, forward, relay.
 struct IngressResponder: HTTPResponder {
-    typealias Context = BasicRequestContext
+    typealias Context = IngressContext
 
     struct Settings: Sendable {
         var limits: WireLimits
@@ -15,6 +15,8 @@ struct IngressResponder: HTTPResponder {
         var writeKeys: Set<String>
         var cors: CORS
         var retryAfterSeconds: Int
+        var bodyTimeout: Duration = .seconds(30)
+        var maxInflightRequests: Int = 1024
     }
 
     let settings: Settings
@@ -24,6 +26,7 @@ struct IngressResponder: HTTPResponder {
     let metrics: GatewayMetrics
     let feed: DecisionFeed
     private let upstreamWarning: RateLimitedWarning
+    private let inflight = InflightLimit()
 
     init(
         settings: Settings, enforcer: ConsentEnforcer, forwarder: UpstreamForwarder, metrics: GatewayMetrics, feed: DecisionFeed,
@@ -39,11 +42,22 @@ struct IngressResponder: HTTPResponder {
     }
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        metrics.requestStarted()
-        defer { metrics.requestFinished() }
         let route = TrackingRoute(path: request.uri.path)
+        guard inflight.enter(limit: settings.maxInflightRequests) else {
+            metrics.request(route: route, status: 503)
+            var headers = settings.cors.responseHeaders(origin: request.headers[.origin])
+            headers[.retryAfter] = "1"
+            return GatewayResponse.error(
+                .serviceUnavailable, code: "overloaded", message: "too many requests in flight; retry after the Retry-After delay",
+                headers: headers)
+        }
+        metrics.requestStarted()
+        defer {
+            metrics.requestFinished()
+            inflight.leave()
+        }
         do {
-            let response = try await handle(request, route: route)
+            let response = try await handle(request, route: route, channel: context.channel)
             metrics.request(route: route, status: response.status.code)
             return response
         } catch {
@@ -52,7 +66,7 @@ struct IngressResponder: HTTPResponder {
         }
     }
 
-    private func handle(_ request: Request, route: TrackingRoute?) async throws -> Response {
+    private func handle(_ request: Request, route: TrackingRoute?, channel: any Channel) async throws -> Response {
         let origin = request.headers[.origin]
         let requestId = RequestID.next()
         var corsHeaders = settings.cors.responseHeaders(origin: origin)
@@ -88,14 +102,22 @@ struct IngressResponder: HTTPResponder {
         }
 
         // Read the body under the hard cap, then inflate under the same cap.
-        var request = request
         let wire: ByteBuffer
         do {
-            wire = try await request.collectBody(upTo: settings.maxBodyBytes)
+            wire = try await BodyReader.collect(request.body, upTo: settings.maxBodyBytes, within: settings.bodyTimeout)
         } catch is NIOTooManyBytesError {
             return GatewayResponse.error(
                 .contentTooLarge, code: "payload_too_large",
                 message: "the request body is larger than \(settings.maxBodyBytes) bytes", headers: corsHeaders)
+        } catch is BodyReader.Timeout {
+            var headers = corsHeaders
+            headers[.connection] = "close"
+            // Hummingbird would drain the rest of the body for keep-alive; a trickling client must not
+            // keep its connection that way. Close it once the 408 is on its way.
+            channel.eventLoop.scheduleTask(in: .milliseconds(200)) { channel.close(promise: nil) }
+            return GatewayResponse.error(
+                .requestTimeout, code: "body_timeout",
+                message: "the request body did not arrive within \(settings.bodyTimeout)", headers: headers)
         }
         metrics.body(bytes: wire.readableBytes)
         let body: RequestBytes

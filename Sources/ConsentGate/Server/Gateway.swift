@@ -87,7 +87,9 @@ public struct Gateway: Sendable {
                 maxBodyBytes: configuration.ingress.maxBodyBytes,
                 writeKeys: Set(configuration.ingress.writeKeys),
                 cors: CORS(allowedOrigins: configuration.ingress.corsAllowedOrigins),
-                retryAfterSeconds: configuration.upstream.retryAfterSeconds
+                retryAfterSeconds: configuration.upstream.retryAfterSeconds,
+                bodyTimeout: .milliseconds(Int64(configuration.ingress.bodyTimeoutSeconds * 1000)),
+                maxInflightRequests: configuration.ingress.maxInflightRequests
             ),
             enforcer: enforcer,
             forwarder: forwarder,
@@ -98,7 +100,9 @@ public struct Gateway: Sendable {
         let ingressApp = Application(
             responder: ingress,
             server: ingressServer,
-            configuration: .init(address: .hostname(configuration.ingress.host, port: configuration.ingress.port), serverName: nil),
+            configuration: .init(
+                address: .hostname(configuration.ingress.host, port: configuration.ingress.port), serverName: nil,
+                availableConnectionsDelegate: MaximumAvailableConnections(configuration.ingress.maxConnections)),
             onServerRunning: { channel in ports.ingress(channel.localAddress?.port ?? 0) },
             logger: logger
         )
@@ -162,13 +166,14 @@ public struct Gateway: Sendable {
     }
 
     private func ingressServerBuilder() throws(ConfigurationError) -> HTTPServerBuilder {
-        guard let files = configuration.ingress.tls else { return .http1() }
+        let http1 = HTTP1Channel.Configuration(idleTimeout: .milliseconds(Int64(configuration.ingress.headerTimeoutSeconds * 1000)))
+        guard let files = configuration.ingress.tls else { return .http1(configuration: http1) }
         do {
             let chain = try NIOSSLCertificate.fromPEMFile(files.certificate).map { NIOSSLCertificateSource.certificate($0) }
             let key = try NIOSSLPrivateKey(file: files.key, format: .pem)
             var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
             tls.minimumTLSVersion = .tlsv12
-            return try .tls(.http1(), tlsConfiguration: tls)
+            return try .tls(.http1(configuration: http1), tlsConfiguration: tls)
         } catch {
             throw ConfigurationError(key: "ingress.tls", "cannot load the certificate or key: \(error)")
         }

@@ -1,0 +1,61 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Many raw TCP connections to a loopback port that each send a partial request and then trickle
+/// it a byte at a time: slowloris. Blocking socket calls run on a dedicated thread.
+final class SlowConnections: @unchecked Sendable {
+    private var sockets: [Int32] = []
+    private let lock = NSLock()
+
+    /// Opens `count` connections and sends each the start of a request head.
+    static func open(count: Int, port: Int, partial: String) async -> SlowConnections {
+        let connections = SlowConnections()
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                for _ in 0..<count {
+                    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                    guard fd >= 0 else { continue }
+                    var address = sockaddr_in()
+                    address.sin_family = sa_family_t(AF_INET)
+                    address.sin_port = in_port_t(UInt16(port).bigEndian)
+                    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+                    let connected = withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                    }
+                    guard connected == 0 else {
+                        close(fd)
+                        continue
+                    }
+                    _ = partial.withCString { send(fd, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+                    connections.lock.withLock { connections.sockets.append(fd) }
+                }
+                continuation.resume()
+            }
+        }
+        return connections
+    }
+
+    var count: Int { lock.withLock { sockets.count } }
+
+    /// Sends one more header byte on every connection; returns how many are still open.
+    func trickle() async -> Int {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                var open = 0
+                self.lock.withLock {
+                    for fd in self.sockets where send(fd, "X", 1, Int32(MSG_NOSIGNAL)) == 1 { open += 1 }
+                }
+                continuation.resume(returning: open)
+            }
+        }
+    }
+
+    func closeAll() {
+        lock.withLock {
+            for fd in sockets { close(fd) }
+            sockets = []
+        }
+    }
+}
