@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// What the upstream did with one forwarded request.
 enum ForwardOutcome: Sendable {
@@ -44,6 +45,10 @@ final class UpstreamForwarder: Sendable {
     private let client: HTTPClient
     private let endpoint: UpstreamEndpoint
     private let timeout: TimeAmount
+    private let closed = Atomic<Bool>(false)
+
+    /// Whether the client still forwards (false once shutdown began).
+    var isOpen: Bool { !closed.load(ordering: .relaxed) }
 
     init(configuration: GatewayConfiguration.Upstream, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton)
         throws(ConfigurationError)
@@ -112,6 +117,7 @@ final class UpstreamForwarder: Sendable {
 
     /// Closes pooled connections. Call once, after the last forward.
     func shutdown() async {
+        closed.store(true, ordering: .relaxed)
         try? await client.shutdown()
     }
 }

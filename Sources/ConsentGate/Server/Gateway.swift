@@ -107,6 +107,7 @@ public struct Gateway: Sendable {
             logger: logger
         )
         let readiness = Readiness(checks: [
+            { forwarder.isOpen ? nil : "the upstream client is shut down" },
             {
                 do throws(ConsentStoreError) {
                     try await store.ping()
