@@ -20,8 +20,7 @@ struct ConsentImport: AsyncParsableCommand {
         discussion: """
             Each line: {"subject": "...", "categoryPreferences": {"Advertising": false, "Analytics": true}}. \
             Blank lines are skipped; other top-level keys are ignored; when a subject repeats, the last line wins. \
-            Lines are written in transactions of 50 000; a bad line stops the import and names its number \
-            (earlier transactions stay committed).
+            A bad line stops the import and names its number; nothing of its batch is written (earlier batches stay).
             """
     )
 
@@ -31,8 +30,12 @@ struct ConsentImport: AsyncParsableCommand {
     @Option(name: .long, help: "The YAML configuration file naming the store.")
     var config: String = "config/consentgate.yaml"
 
-    @Option(name: .long, help: "Subjects per store write.")
+    @Option(name: .long, help: "Subjects validated before each store write (lower it to use less memory).")
     var batchSize: Int = ConsentImporter.defaultBatchSize
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+    }
 
     func run() async throws {
         let configuration = try await loadOrExit(config)

@@ -225,6 +225,15 @@ import Testing
         }
     }
 
+    @Test func aLineLongerThanTheReadBufferIsRefused() async throws {
+        defer { cleanUp() }
+        let long = #"{"subject":""# + String(repeating: "x", count: 5 << 20) + #"","categoryPreferences":{}}"#
+        let error = try await importFailure(try file(lines: [#"{"subject":"fine","categoryPreferences":{}}"#, long]))
+        #expect(error.kind == .invalidLine)
+        #expect(error.line == 2)
+        #expect(error.description == "line 2: longer than 4 MiB; nothing was imported")
+    }
+
     @Test func aMissingFileFailsBeforeTheStoreIsCreated() async throws {
         defer { cleanUp() }
         let error = try await importFailure(directory.appendingPathComponent("nope.jsonl").path)

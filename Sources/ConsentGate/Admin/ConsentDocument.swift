@@ -2,8 +2,8 @@ import ConsentCore
 import FoundationEssentials
 import SegmentWire
 
-/// The JSON of the consent API and of `consent import` lines:
-/// `{"subject": "...", "categoryPreferences": {"Advertising": false, ...}}` (`subject` only in imports).
+/// The JSON of the consent API: `{"categoryPreferences": {"Advertising": false, ...}}`.
+/// (`consent import` lines add `subject`; a million of them are read by `ConsentLineParser` instead.)
 ///
 /// Off the hot path, so Foundation's decoder is fine here; it refuses non-boolean values.
 struct ConsentDocument: Decodable, Sendable {

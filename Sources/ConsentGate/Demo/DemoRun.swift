@@ -8,9 +8,9 @@ import SegmentWire
 
 /// `consentgate demo`: the gateway end to end, offline.
 ///
-/// Starts a ``RecordingUpstream`` in place of Segment and a ``Gateway`` on free loopback ports with a
+/// Starts a local recorder in place of Segment and a ``Gateway`` on free loopback ports with a
 /// fresh SQLite store and audit log in a temporary directory, seeds a few made-up users through the
-/// consent API, posts one batch per ``DemoScenario/cases`` entry, and reports what the gateway
+/// consent API, posts one batch per kind of stamp, and reports what the gateway
 /// decided (its audit log) and what reached "Segment" (the recorder). Everything started is stopped,
 /// and the directory removed, before it returns.
 public enum DemoRun {

@@ -20,11 +20,11 @@ public struct ImportReport: Sendable, Hashable {
         return seconds > 0 ? Double(subjects) / seconds : Double(subjects)
     }
 
-    /// The line the command prints: `imported 1000000 subjects in 4.21 s (237530/s)`.
+    /// The line the command prints: `imported 1000000 subjects in 9.20 s (108720/s)`.
     public var summary: String {
         let hundredths = Int((duration.seconds * 100).rounded())
         let fraction = hundredths % 100
-        return "imported \(subjects) subjects in \(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction) s (\(Int(rate.rounded()))/s)"
+        return "imported \(subjects) subject\(subjects == 1 ? "" : "s") in \(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction) s (\(Int(rate.rounded()))/s)"
     }
 }
 

@@ -12,9 +12,11 @@ import Darwin
 /// Plain blocking `read(2)`: the importer is a command-line tool, and a 4 MiB read from the page cache
 /// takes about a millisecond.
 struct LineReader: ~Copyable {
-    /// Why the file could not be read; `errno`'s text.
+    /// Why the file could not be read: `errno`'s text, or a line too long.
     struct Failure: Error, Sendable, CustomStringConvertible {
         var description: String
+        /// The line that could not be read whole, for a line too long.
+        var line: Int?
     }
 
     /// The longest line accepted: the buffer's size.
@@ -78,7 +80,7 @@ struct LineReader: ~Copyable {
         }
         guard end < capacity else {
             let limit = capacity >= 1 << 20 ? "\(capacity >> 20) MiB" : "\(capacity) bytes"
-            throw Failure(description: "line \(lineNumber + 1): longer than \(limit)")
+            throw Failure(description: "longer than \(limit)", line: lineNumber + 1)
         }
         guard let base = buffer.baseAddress else { throw Failure(description: "cannot read the file: no buffer") }
         while true {

@@ -52,6 +52,17 @@ final class SlowConnections: @unchecked Sendable {
         }
     }
 
+    /// Trickles every 250 ms until no connection is open or `limit` has passed; returns how many are open.
+    func trickleUntilClosed(within limit: Duration) async -> Int {
+        let deadline = ContinuousClock.now + limit
+        var open = await trickle()
+        while open > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(250))
+            open = await trickle()
+        }
+        return open
+    }
+
     func closeAll() {
         lock.withLock {
             for fd in sockets { close(fd) }
