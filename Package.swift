@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
@@ -31,12 +32,17 @@ let package = Package(
         .target(name: "SegmentWire", dependencies: ["CZlib"]),
         // Consent semantics: records, verdicts, policy, the cache state machine. Pure, no I/O.
         .target(name: "ConsentCore", dependencies: ["SegmentWire"]),
-        // Stores of record: SQLite (embedded default).
+        // Stores of record: SQLite (embedded default), PostgreSQL (many replicas), HTTP (a customer's service).
         .target(
             name: "ConsentStores",
             dependencies: [
                 "ConsentCore",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -70,16 +76,34 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The throw-away PostgreSQL server of `scripts/test.sh`, for the store's and the gateway's tests.
+        .target(
+            name: "PostgresTestSupport",
+            dependencies: [
+                "ConsentStores",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/PostgresTestSupport"
+        ),
         .testTarget(name: "SegmentWireTests", dependencies: ["SegmentWire"]),
         .testTarget(name: "ConsentCoreTests", dependencies: ["ConsentCore"]),
         .testTarget(
             name: "ConsentStoresTests",
-            dependencies: ["ConsentStores", .product(name: "SQLiteNIO", package: "sqlite-nio")]
+            dependencies: [
+                "ConsentStores", "ConsentCore", "PostgresTestSupport",
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "ConsentGateTests",
             dependencies: [
-                "ConsentGate", "SegmentWire", "ConsentCore", "ConsentStores",
+                "ConsentGate", "SegmentWire", "ConsentCore", "ConsentStores", "PostgresTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

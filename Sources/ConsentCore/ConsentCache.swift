@@ -1,3 +1,4 @@
+import FoundationEssentials
 internal import SegmentWire
 
 /// The consent cache's settings (`cache:` in the configuration).
@@ -68,9 +69,15 @@ public struct ConsentCacheStatistics: Sendable, Hashable {
 /// 3. ``invalidate(_:)``, ``markAllStale(now:)`` and ``removeAll()`` also detach the fetches in flight:
 ///    their results still reach their waiters but are not cached, since they may predate the change.
 ///
-/// Storage is a dictionary from key to slot index plus one array of slots linked into the LRU list
-/// by `Int32` indices, with a free list: no object per entry. Records with equal preferences share
-/// one preferences array.
+/// Memory is what a million cached subjects are about, so an entry is one 56-byte slot and a 4-byte
+/// index bucket, plus its key's own storage (nothing for a `String` of up to 15 UTF-8 bytes):
+/// - one array of slots, linked into the LRU list by `Int32` indices, with a free list; reserved up
+///   front (address space only: pages become resident as slots fill), so it never grows by copying;
+/// - an open-addressing hash table (linear probing, backward-shift deletion) of slot indices, instead
+///   of a `Dictionary` (which would store every key a second time);
+/// - a slot keeps the record's fields but not the record: its subject is the key (the rare record
+///   whose subject differs is remembered aside), and its preferences are an index into a table of the
+///   distinct preference sets in use, reference-counted.
 public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     public typealias Configuration = ConsentCacheConfiguration
 
@@ -95,10 +102,16 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     private struct Slot: Sendable {
         /// `nil` while the slot is on the free list.
         var key: Key?
-        /// `nil` for a negative entry (the store does not know the subject).
-        var record: ConsentRecord?
         /// The entry is fresh while `now < expiry` (nanoseconds, see ``CacheInstant``).
         var expiry: Int64
+        /// The record's ``ConsentRecord/version``.
+        var version: Int64
+        /// The record's ``ConsentRecord/updatedAt``.
+        var updatedAt: Date
+        /// The key's hash, truncated: lets the table grow without hashing keys again.
+        var hash: UInt32
+        /// The index of the record's preference set; ``ConsentCache/negative`` for a negative entry.
+        var preferences: UInt32
         /// Towards the most recently used entry; on the free list, unused.
         var previous: Int32
         /// Towards the least recently used entry; on the free list, the next free slot.
@@ -106,11 +119,14 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     }
 
     private static var none: Int32 { -1 }
-    /// Distinct preference sets remembered for sharing; beyond it the table starts over.
-    private static var internLimit: Int { 1_024 }
+    private static var negative: UInt32 { .max }
+    /// Slots reserved up front at most (beyond, the array grows as usual).
+    private static var maxReservedSlots: Int { 1 << 22 }
 
-    private var index: [Key: Int32] = [:]
+    /// Slot index + 1 per bucket, 0 for an empty bucket; the count is a power of two (or 0).
+    private var table: [UInt32] = []
     private var slots: [Slot] = []
+    private var live = 0
     /// The most recently used entry.
     private var head: Int32 = none
     /// The least recently used entry: evicted first.
@@ -118,7 +134,13 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     private var freeList: Int32 = none
     private var inFlight: [Key: FetchToken] = [:]
     private var nextToken: UInt64 = 0
-    private var interned: Set<[CategoryPreference]> = []
+    /// Subjects of records that differ from their key (never, when the driver keys records by subject).
+    private var subjects: [Int32: String] = [:]
+    /// The distinct preference sets of the entries, with the number of entries using each.
+    private var preferenceSets: [[CategoryPreference]] = []
+    private var preferenceUses: [UInt32] = []
+    private var preferenceIndex: [[CategoryPreference]: UInt32] = [:]
+    private var freePreferenceSets: [UInt32] = []
 
     /// The settings the cache was made with.
     public let configuration: Configuration
@@ -144,7 +166,7 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     public var capacity: Int { min(max(configuration.capacity, 0), Int(Int32.max) - 1) }
 
     /// Entries held now, fresh or expired, positive or negative.
-    public var count: Int { index.count }
+    public var count: Int { live }
 
     /// Fetches in flight (not detached).
     public var fetchesInFlight: Int { inFlight.count }
@@ -167,9 +189,10 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     /// Looks a key up. A fresh entry answers and becomes the most recently used; otherwise the caller
     /// fetches (a fetch is registered in flight) or joins the fetch already in flight.
     public mutating func lookup(_ key: Key, now: CacheInstant) -> LookupAction {
-        if let slot = index[key], now.nanoseconds < slots[Int(slot)].expiry {
+        let hash = Self.hash(of: key)
+        if let slot = find(key, hash: hash), now.nanoseconds < slots[Int(slot)].expiry {
             moveToFront(slot)
-            if let record = slots[Int(slot)].record {
+            if let record = record(at: slot) {
                 hits += 1
                 return .hit(record)
             }
@@ -185,6 +208,34 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
         nextToken &+= 1
         inFlight[key] = token
         return .fetch(token)
+    }
+
+    /// The fresh entry of a key, if it has one: its slot, for ``answer(_:)``. Changes nothing
+    /// (a key without a fresh entry is neither counted as a miss nor registered for a fetch); `mutating`
+    /// only so that a caller holding the cache inside a lock's state does not copy it to call this.
+    public mutating func freshEntry(_ key: Key, now: CacheInstant) -> FreshEntry? {
+        guard let slot = find(key, hash: Self.hash(of: key)), now.nanoseconds < slots[Int(slot)].expiry else { return nil }
+        return FreshEntry(slot: slot, isNegative: slots[Int(slot)].preferences == Self.negative)
+    }
+
+    /// Answers from an entry ``freshEntry(_:now:)`` found, with no change to the cache in between:
+    /// exactly what ``lookup(_:now:)`` would have answered (a hit or a negative hit, counted, and the
+    /// entry becomes the most recently used).
+    public mutating func answer(_ entry: FreshEntry) -> LookupAction {
+        moveToFront(entry.slot)
+        if let record = record(at: entry.slot) {
+            hits += 1
+            return .hit(record)
+        }
+        negativeHits += 1
+        return .negativeHit
+    }
+
+    /// A fresh entry found by ``freshEntry(_:now:)``; valid until the cache next changes.
+    public struct FreshEntry: Sendable {
+        fileprivate let slot: Int32
+        /// The store does not know the subject.
+        public let isNegative: Bool
     }
 
     /// Reports a fetch's answer: the record, or `nil` when the store does not know the subject.
@@ -214,30 +265,36 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
         if inFlight[key] == token {
             inFlight[key] = nil
         }
-        guard let slot = index[key] else { return .unavailable }
-        let entry = slots[Int(slot)]
-        if now.nanoseconds < entry.expiry {
-            return entry.record.map(LookupOutcome.fresh) ?? .unknown
+        guard let slot = find(key, hash: Self.hash(of: key)) else { return .unavailable }
+        let expiry = slots[Int(slot)].expiry
+        let record = record(at: slot)
+        if now.nanoseconds < expiry {
+            return record.map(LookupOutcome.fresh) ?? .unknown
         }
-        guard let record = entry.record else { return .unavailable }
+        guard let record else { return .unavailable }
         staleServed += 1
-        return .stale(record, expiredFor: CacheInstant(nanoseconds: entry.expiry).duration(to: now))
+        return .stale(record, expiredFor: CacheInstant(nanoseconds: expiry).duration(to: now))
     }
 
     /// Forgets a key (its consent changed) and detaches its fetch in flight.
     public mutating func invalidate(_ key: Key) {
         inFlight[key] = nil
-        guard let slot = index.removeValue(forKey: key) else { return }
+        guard let slot = removeFromTable(key, hash: Self.hash(of: key)) else { return }
         unlink(slot)
         release(slot)
     }
 
     /// Forgets every entry and detaches every fetch in flight. Counters are kept.
     public mutating func removeAll() {
-        index.removeAll(keepingCapacity: true)
+        for index in table.indices { table[index] = 0 }
         slots.removeAll(keepingCapacity: true)
+        live = 0
         inFlight.removeAll()
-        interned.removeAll()
+        subjects.removeAll()
+        preferenceSets.removeAll()
+        preferenceUses.removeAll()
+        preferenceIndex.removeAll()
+        freePreferenceSets.removeAll()
         head = Self.none
         tail = Self.none
         freeList = Self.none
@@ -256,13 +313,20 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
 
     // MARK: Inspection (tests, admin)
 
-    /// The bytes one entry takes in the slot array (not counting the index, the key's and the
-    /// record's heap storage).
+    /// The bytes one entry takes in the slot array (not counting its index bucket and its key's heap
+    /// storage).
     public static var bytesPerSlot: Int { MemoryLayout<Slot>.stride }
+
+    /// The bytes one entry takes in the index (a bucket, at the table's load factor of at most 3/4,
+    /// and at least 3/8 once it has grown).
+    public static var bytesPerBucket: Int { MemoryLayout<UInt32>.stride }
+
+    /// Distinct preference sets held for the entries (tests).
+    var preferenceSetsInUse: Int { preferenceIndex.count }
 
     /// When a key's entry expires, if it has one.
     public func expiry(of key: Key) -> CacheInstant? {
-        index[key].map { CacheInstant(nanoseconds: slots[Int($0)].expiry) }
+        find(key, hash: Self.hash(of: key)).map { CacheInstant(nanoseconds: slots[Int($0)].expiry) }
     }
 
     /// The keys from the most to the least recently used.
@@ -277,38 +341,115 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
         return keys
     }
 
+    // MARK: Records
+
+    /// The record of a slot; `nil` for a negative entry.
+    @inline(__always)
+    private func record(at slot: Int32) -> ConsentRecord? {
+        // Field by field: copying the whole slot would retain and release its key once more.
+        let preferences = slots[Int(slot)].preferences
+        guard preferences != Self.negative else { return nil }
+        let subject: String
+        if !subjects.isEmpty, let override = subjects[slot] {
+            subject = override
+        } else if let string = slots[Int(slot)].key as? String {
+            subject = string
+        } else {
+            subject = slots[Int(slot)].key.map { "\($0)" } ?? ""
+        }
+        return ConsentRecord(
+            subject: subject, normalizedPreferences: preferenceSets[Int(preferences)], version: slots[Int(slot)].version,
+            updatedAt: slots[Int(slot)].updatedAt)
+    }
+
+    /// Stores a record's fields (or a negative entry) into a slot whose old contents were released.
+    private mutating func store(_ record: ConsentRecord?, key: Key, into slot: Int32) {
+        guard let record else {
+            slots[Int(slot)].preferences = Self.negative
+            slots[Int(slot)].version = 0
+            slots[Int(slot)].updatedAt = Date(timeIntervalSince1970: 0)
+            return
+        }
+        slots[Int(slot)].preferences = retainPreferences(record.preferences)
+        slots[Int(slot)].version = record.version
+        slots[Int(slot)].updatedAt = record.updatedAt
+        if (key as? String) != record.subject { subjects[slot] = record.subject }
+    }
+
+    /// Lets go of what a slot's record refers to (its preference set, a subject kept aside).
+    private mutating func releaseRecord(of slot: Int32) {
+        let preferences = slots[Int(slot)].preferences
+        if preferences != Self.negative {
+            releasePreferences(preferences)
+            slots[Int(slot)].preferences = Self.negative
+        }
+        if !subjects.isEmpty { subjects[slot] = nil }
+    }
+
+    private mutating func retainPreferences(_ preferences: [CategoryPreference]) -> UInt32 {
+        if let index = preferenceIndex[preferences] {
+            preferenceUses[Int(index)] += 1
+            return index
+        }
+        let index: UInt32
+        if let free = freePreferenceSets.popLast() {
+            index = free
+            preferenceSets[Int(index)] = preferences
+            preferenceUses[Int(index)] = 1
+        } else {
+            index = UInt32(preferenceSets.count)
+            preferenceSets.append(preferences)
+            preferenceUses.append(1)
+        }
+        preferenceIndex[preferences] = index
+        return index
+    }
+
+    private mutating func releasePreferences(_ index: UInt32) {
+        preferenceUses[Int(index)] -= 1
+        guard preferenceUses[Int(index)] == 0 else { return }
+        preferenceIndex[preferenceSets[Int(index)]] = nil
+        preferenceSets[Int(index)] = []
+        freePreferenceSets.append(index)
+    }
+
     // MARK: Storage
 
     private mutating func insert(_ key: Key, record: ConsentRecord?, now: CacheInstant, using rng: inout some RandomNumberGenerator) {
         let ttl = record == nil ? configuration.negativeTTL : configuration.ttl
         let expiry = now.advanced(by: jittered(ttl, using: &rng)).nanoseconds
-        var record = record
-        if let positive = record { record = shared(positive) }
-        if let slot = index[key] {
-            slots[Int(slot)].record = record
+        let hash = Self.hash(of: key)
+        if let slot = find(key, hash: hash) {
+            releaseRecord(of: slot)
+            store(record, key: key, into: slot)
             slots[Int(slot)].expiry = expiry
             moveToFront(slot)
             return
         }
         guard capacity > 0 else { return }
-        if index.count >= capacity {
+        if live >= capacity {
             let victim = tail
-            index[slots[Int(victim)].key!] = nil
+            _ = removeFromTable(slots[Int(victim)].key!, hash: slots[Int(victim)].hash)
             unlink(victim)
             release(victim)
             evictions += 1
         }
-        let entry = Slot(key: key, record: record, expiry: expiry, previous: Self.none, next: Self.none)
+        let entry = Slot(
+            key: key, expiry: expiry, version: 0, updatedAt: Date(timeIntervalSince1970: 0), hash: hash,
+            preferences: Self.negative, previous: Self.none, next: Self.none)
         let slot: Int32
         if freeList != Self.none {
             slot = freeList
             freeList = slots[Int(slot)].next
             slots[Int(slot)] = entry
         } else {
+            if slots.capacity == 0 { slots.reserveCapacity(min(capacity, Self.maxReservedSlots)) }
             slot = Int32(slots.count)
             slots.append(entry)
         }
-        index[key] = slot
+        store(record, key: key, into: slot)
+        addToTable(slot, hash: hash)
+        live += 1
         linkFront(slot)
     }
 
@@ -320,21 +461,13 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
         return .nanoseconds(Int64((Double(CacheInstant.nanoseconds(of: ttl)) * factor).rounded()))
     }
 
-    /// The record with its preferences array shared with earlier records that have the same preferences.
-    private mutating func shared(_ record: ConsentRecord) -> ConsentRecord {
-        var record = record
-        if let existing = interned.firstIndex(of: record.preferences) {
-            record.sharePreferences(interned[existing])
-        } else {
-            if interned.count >= Self.internLimit { interned.removeAll() }
-            interned.insert(record.preferences)
-        }
-        return record
-    }
-
     private mutating func release(_ slot: Int32) {
-        slots[Int(slot)] = Slot(key: nil, record: nil, expiry: 0, previous: Self.none, next: freeList)
+        releaseRecord(of: slot)
+        slots[Int(slot)] = Slot(
+            key: nil, expiry: 0, version: 0, updatedAt: Date(timeIntervalSince1970: 0), hash: 0, preferences: Self.negative,
+            previous: Self.none, next: freeList)
         freeList = slot
+        live -= 1
     }
 
     private mutating func linkFront(_ slot: Int32) {
@@ -358,5 +491,78 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
         guard slot != head else { return }
         unlink(slot)
         linkFront(slot)
+    }
+
+    // MARK: Index (open addressing, linear probing)
+
+    @inline(__always)
+    private static func hash(of key: Key) -> UInt32 {
+        UInt32(truncatingIfNeeded: key.hashValue)
+    }
+
+    /// The slot holding `key`, if any.
+    @inline(__always)
+    private func find(_ key: Key, hash: UInt32) -> Int32? {
+        guard !table.isEmpty else { return nil }
+        let mask = table.count - 1
+        var bucket = Int(hash) & mask
+        while true {
+            let entry = table[bucket]
+            if entry == 0 { return nil }
+            let slot = Int(entry &- 1)
+            if slots[slot].hash == hash && slots[slot].key == key { return Int32(slot) }
+            bucket = (bucket &+ 1) & mask
+        }
+    }
+
+    private mutating func addToTable(_ slot: Int32, hash: UInt32) {
+        if (live + 1) * 4 > table.count * 3 { grow() }
+        let mask = table.count - 1
+        var bucket = Int(hash) & mask
+        while table[bucket] != 0 { bucket = (bucket &+ 1) & mask }
+        table[bucket] = UInt32(slot) &+ 1
+    }
+
+    /// Removes `key`'s bucket (shifting back the entries that probed past it); returns its slot.
+    private mutating func removeFromTable(_ key: Key, hash: UInt32) -> Int32? {
+        guard !table.isEmpty else { return nil }
+        let mask = table.count - 1
+        var bucket = Int(hash) & mask
+        while true {
+            let entry = table[bucket]
+            if entry == 0 { return nil }
+            let slot = Int(entry &- 1)
+            if slots[slot].hash == hash && slots[slot].key == key { break }
+            bucket = (bucket &+ 1) & mask
+        }
+        let found = Int32(table[bucket] &- 1)
+        var hole = bucket
+        var next = bucket
+        while true {
+            next = (next &+ 1) & mask
+            let entry = table[next]
+            if entry == 0 { break }
+            let home = Int(slots[Int(entry &- 1)].hash) & mask
+            // The entry at `next` may move into the hole unless its home lies cyclically in (hole, next].
+            let stays = hole <= next ? (hole < home && home <= next) : (hole < home || home <= next)
+            if !stays {
+                table[hole] = entry
+                hole = next
+            }
+        }
+        table[hole] = 0
+        return found
+    }
+
+    private mutating func grow() {
+        let size = max(16, table.count * 2)
+        var grown = [UInt32](repeating: 0, count: size)
+        let mask = size - 1
+        for entry in table where entry != 0 {
+            var bucket = Int(slots[Int(entry &- 1)].hash) & mask
+            while grown[bucket] != 0 { bucket = (bucket &+ 1) & mask }
+            grown[bucket] = entry
+        }
+        table = grown
     }
 }

@@ -36,6 +36,15 @@ public struct ConsentRecord: Sendable, Hashable {
 }
 
 extension ConsentRecord {
+    /// A record whose preferences are already normalized (sorted by category, each once): the cache
+    /// rebuilds records from its slots without sorting again.
+    init(subject: String, normalizedPreferences: [CategoryPreference], version: Int64, updatedAt: Date) {
+        self.subject = subject
+        self.preferences = normalizedPreferences
+        self.version = version
+        self.updatedAt = updatedAt
+    }
+
     /// Replaces ``preferences`` with an equal array, so that many records can share one copy
     /// (the cache interns the few distinct preference sets its records have).
     mutating func sharePreferences(_ equal: [CategoryPreference]) {

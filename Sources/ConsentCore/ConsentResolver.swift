@@ -95,6 +95,48 @@ public final class ConsentResolver: Sendable {
         return (userId ?? anonymousId, .unknown)
     }
 
+    /// What ``resolve(userId:anonymousId:)`` answers for each pair, for the pairs the cache alone can
+    /// answer now; `nil` for a pair that needs the store (resolve it with ``resolve(userId:anonymousId:)``)
+    /// and for a `nil` pair. One lock for them all and no suspension: the fast path of a batch whose
+    /// subjects are cached. The cache changes exactly as if each answered pair had been resolved, in order.
+    public func cachedOutcomes(
+        _ pairs: [(userId: String?, anonymousId: String?)?]
+    ) -> [(subject: String?, outcome: LookupOutcome)?] {
+        let now = self.now()
+        return state.withLock { state in
+            var answers: [(subject: String?, outcome: LookupOutcome)?] = []
+            answers.reserveCapacity(pairs.count)
+            for pair in pairs { answers.append(Self.cachedOutcome(pair, in: &state.cache, now: now)) }
+            return answers
+        }
+    }
+
+    private static func cachedOutcome(
+        _ pair: (userId: String?, anonymousId: String?)?, in cache: inout ConsentCache<String>, now: CacheInstant
+    ) -> (subject: String?, outcome: LookupOutcome)? {
+        guard let pair else { return nil }
+        let userId = pair.userId.flatMap { $0.isEmpty ? nil : $0 }
+        let anonymousId = pair.anonymousId.flatMap { $0.isEmpty ? nil : $0 }
+        // Which entries answer, before touching any (a pair answered only in part changes nothing).
+        var userEntry: ConsentCache<String>.FreshEntry?
+        if let userId {
+            guard let entry = cache.freshEntry(userId, now: now) else { return nil }
+            userEntry = entry
+        }
+        var anonymousEntry: ConsentCache<String>.FreshEntry?
+        if userEntry?.isNegative ?? true, let anonymousId {
+            guard let entry = cache.freshEntry(anonymousId, now: now) else { return nil }
+            anonymousEntry = entry
+        }
+        if let userEntry, let userId, case .hit(let record) = cache.answer(userEntry) {
+            return (userId, .fresh(record))
+        }
+        if let anonymousEntry, let anonymousId, case .hit(let record) = cache.answer(anonymousEntry) {
+            return (anonymousId, .fresh(record))
+        }
+        return (userId ?? anonymousId, .unknown)
+    }
+
     /// Forgets a subject's cache entry (its consent changed); a fetch in flight is not cached.
     public func invalidate(subject: String) {
         state.withLock { $0.cache.invalidate(subject) }

@@ -38,6 +38,7 @@ public enum VerdictEngine {
     ///   - policy: the operator's policy.
     ///   - maxStaleGrant: `cache.max_stale_grant_seconds`: how long after its expiry a stale record may
     ///     still vouch for grants.
+    @_specialize(exported: true, where Stamp == ArraySlice<CategoryPreference>)
     public static func decide<Stamp: Collection<CategoryPreference>>(
         isPreferenceUpdate: Bool,
         stamp: Stamp?,
@@ -71,7 +72,11 @@ public enum VerdictEngine {
         var over: [String] = []
         var under: [String] = []
         let verdict: Verdict
-        if let stamp {
+        if let stamp, denied.isEmpty, stamp.elementsEqual(record.preferences) {
+            // The common case, cheaply: a stamp equal to the truth entry by entry (the truth is
+            // sorted and has each category once, so the stamp does too) differs in nothing.
+            verdict = .consistent
+        } else if let stamp {
             if isStrictlySorted(stamp) {
                 compare(sortedStamp: stamp, truth: record.preferences, denied: denied, over: &over, under: &under)
             } else {

@@ -1,3 +1,4 @@
+import ConsentStores
 import Crypto
 import FoundationEssentials
 
@@ -30,7 +31,7 @@ struct AdminToken: Sendable {
         for pair in cookie.split(separator: ";") {
             let parts = pair.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, String(parts[0]).trimmingSpaces == name else { continue }
-            let value = Substring(String(parts[1]).trimmingSpaces).percentDecoded ?? ""
+            let value = PercentEncoding.decode(Substring(String(parts[1]).trimmingSpaces)) ?? ""
             return accepts(authorization: "Bearer " + value)
         }
         return false

@@ -1,13 +1,16 @@
 import ConsentCore
+import ConsentStores
 import FoundationEssentials
 import Hummingbird
 import NIOCore
 
 /// The consent API for the customer's consent platform, on the admin listener:
-/// `PUT`, `GET` and `DELETE /consent/subjects/{id}`, each requiring `Authorization: Bearer <admin.token>`.
-/// Writes go to the store of record and drop the subject from the cache at once.
+/// `PUT`, `GET` and `DELETE /consent/subjects/{id}`, each requiring `Authorization: Bearer <admin.token>`,
+/// and the invalidation webhook `POST /consent/invalidate` (``InvalidationWebhook``).
+/// Writes go to the store of record and drop the subject from the cache at once. A store consentgate
+/// only reads (`store.kind: http`) answers `GET`, and `405 store_read_only` to writes.
 struct ConsentAPI: Sendable {
-    let store: any WritableConsentStore
+    let store: any ConsentStore
     let resolver: ConsentResolver
     let token: AdminToken
 
@@ -16,6 +19,16 @@ struct ConsentAPI: Sendable {
         group.put(":id") { request, context in try await authorized(request, context) { subject in try await put(subject, request) } }
         group.get(":id") { request, context in try await authorized(request, context) { subject in await get(subject) } }
         group.delete(":id") { request, context in try await authorized(request, context) { subject in await delete(subject) } }
+        InvalidationWebhook(resolver: resolver, token: token).register(on: router)
+    }
+
+    /// The store, if consentgate writes it.
+    private var writable: (any WritableConsentStore)? { store as? any WritableConsentStore }
+
+    private func readOnly() -> Response {
+        AdminRouter.error(
+            .methodNotAllowed, "store_read_only",
+            "the configured store (\(store.kind)) is read-only: change consent at its source", headers: [.allow: "GET"])
     }
 
     private func authorized(
@@ -29,13 +42,14 @@ struct ConsentAPI: Sendable {
                 .unauthorized, "unauthorized", "Authorization: Bearer <admin.token> is required",
                 headers: [.wwwAuthenticate: "Bearer"])
         }
-        guard let raw = context.parameters.get("id"), let subject = Substring(raw).percentDecoded, !subject.isEmpty else {
+        guard let raw = context.parameters.get("id"), let subject = PercentEncoding.decode(Substring(raw)), !subject.isEmpty else {
             return AdminRouter.error(.badRequest, "invalid_subject", "the subject id in the path is empty or not valid percent-encoded UTF-8")
         }
         return try await body(subject)
     }
 
     private func put(_ subject: String, _ request: Request) async throws -> Response {
+        guard let store = writable else { return readOnly() }
         var request = request
         let body: ByteBuffer
         do {
@@ -70,6 +84,7 @@ struct ConsentAPI: Sendable {
     }
 
     private func delete(_ subject: String) async -> Response {
+        guard let store = writable else { return readOnly() }
         do {
             let existed = try await store.delete(subject: subject)
             resolver.invalidate(subject: subject)

@@ -1,7 +1,9 @@
+import ConsentStores
 import FoundationEssentials
 
 extension GatewayConfiguration {
-    /// The effective configuration as YAML, with secrets (admin token, HMAC key, write keys) redacted.
+    /// The effective configuration as YAML, with secrets (admin token, HMAC key, write keys,
+    /// the PostgreSQL password, HTTP store header values) redacted.
     public var redactedDescription: String {
         func secret(_ value: String) -> String { value.isEmpty ? "\"\"" : "\"<redacted>\"" }
         func list(_ values: [String]) -> String { "[" + values.map { quoted($0) }.joined(separator: ", ") + "]" }
@@ -40,6 +42,25 @@ extension GatewayConfiguration {
         lines.append("  kind: \(store.kind.rawValue)")
         lines.append("  sqlite:")
         lines.append("    path: \(quoted(store.sqlitePath))")
+        lines.append("  postgres:")
+        lines.append("    url: \(quoted(Self.redactedPostgresURL(store.postgres.url)))")
+        lines.append("    pool_size: \(store.postgres.poolSize)")
+        lines.append("    channel: \(quoted(store.postgres.channel))")
+        lines.append("    timeout_seconds: \(store.postgres.timeoutSeconds)")
+        lines.append("  http:")
+        lines.append("    url_template: \(quoted(store.http.urlTemplate))")
+        lines.append("    method: \(store.http.method)")
+        lines.append("    headers: " + (store.http.headers.isEmpty ? "[]" : list(store.http.headers.map { "\($0.name): <redacted>" })))
+        lines.append("    preferences_pointer: \(quoted(store.http.preferencesPointer))")
+        lines.append("    status_mapping:")
+        lines.append("      granted: \(list(store.http.statusGranted))")
+        lines.append("      denied: \(list(store.http.statusDenied))")
+        lines.append("    timeout_seconds: \(store.http.timeoutSeconds)")
+        lines.append("    max_concurrent: \(store.http.maxConcurrent)")
+        lines.append("    breaker:")
+        lines.append("      failure_threshold: \(store.http.breakerFailureThreshold)")
+        lines.append("      open_seconds: \(store.http.breakerOpenSeconds)")
+        lines.append("    ca_file: \(quoted(store.http.caFile))")
         lines.append("cache:")
         lines.append("  capacity: \(cache.capacity)")
         lines.append("  ttl_seconds: \(cache.ttlSeconds)")
@@ -63,5 +84,11 @@ extension GatewayConfiguration {
         lines.append("shutdown:")
         lines.append("  grace_seconds: \(shutdown.graceSeconds)")
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The URL without its password; an unreadable URL is redacted whole (it may hold one).
+    private static func redactedPostgresURL(_ url: String) -> String {
+        guard !url.isEmpty else { return "" }
+        return (try? PostgresURL(parsing: url))?.redacted ?? "<redacted: not a valid postgres:// URL>"
     }
 }

@@ -1,4 +1,5 @@
 public import Configuration
+import ConsentStores
 import FoundationEssentials
 import SystemPackage
 
@@ -72,6 +73,8 @@ extension GatewayConfiguration {
         if config.store.kind == .sqlite, config.store.sqlitePath.isEmpty {
             throw ConfigurationError(key: "store.sqlite.path", "must name a file when store.kind is sqlite")
         }
+        try config.store.postgres.read(from: values, required: config.store.kind == .postgres)
+        try config.store.http.read(from: values, required: config.store.kind == .http)
 
         config.cache.capacity = try values.int("cache.capacity", default: config.cache.capacity, in: 1...100_000_000)
         config.cache.ttlSeconds = try values.seconds("cache.ttl_seconds", default: config.cache.ttlSeconds, in: 0.001...86_400)

@@ -85,14 +85,70 @@ public struct GatewayConfiguration: Sendable, Hashable {
     /// The store of record for consent.
     public struct Store: Sendable, Hashable {
         public enum Kind: String, Sendable, Hashable, CaseIterable {
+            /// One embedded file (one replica).
             case sqlite
+            /// One PostgreSQL table shared by many replicas, kept in step by `LISTEN`/`NOTIFY`.
+            case postgres
+            /// The customer's own consent service, read-only.
+            case http
         }
 
         public var kind = Kind.sqlite
         /// The SQLite file, created on first start.
         public var sqlitePath = "data/consent.sqlite"
+        public var postgres = Postgres()
+        public var http = HTTP()
 
         public init() {}
+
+        /// `store.postgres.*`.
+        public struct Postgres: Sendable, Hashable {
+            /// `postgres://user:password@host:port/database?sslmode=prefer`; the password is a secret.
+            public var url = ""
+            /// Pooled connections per replica (the listener's connection is extra).
+            public var poolSize = 8
+            /// The `NOTIFY` channel the table's trigger announces changes on.
+            public var channel = "consentgate_subjects"
+            /// Deadline of one lookup or write, waiting for a pooled connection included.
+            public var timeoutSeconds = 2.0
+
+            public init() {}
+        }
+
+        /// `store.http.*`.
+        public struct HTTP: Sendable, Hashable {
+            /// A URL with `{subject}`, e.g. `https://consent.example.com/v1/subjects/{subject}`.
+            public var urlTemplate = ""
+            public var method = "GET"
+            /// Request headers, e.g. `Authorization`; values are secrets.
+            public var headers: [Header] = []
+            /// RFC 6901 pointer to the preferences object in the answer; empty is the whole answer.
+            public var preferencesPointer = ""
+            /// Status strings that grant, and that deny (case-insensitive); empty when the service answers booleans.
+            public var statusGranted: [String] = []
+            public var statusDenied: [String] = []
+            public var timeoutSeconds = 2.0
+            public var maxConcurrent = 32
+            /// Consecutive failures that open the circuit breaker.
+            public var breakerFailureThreshold = 5
+            /// How long the breaker stays open before a probe.
+            public var breakerOpenSeconds = 10.0
+            /// Extra trust roots (PEM) for an HTTPS consent service.
+            public var caFile = ""
+
+            public init() {}
+        }
+
+        /// One HTTP request header of `store.http.headers`.
+        public struct Header: Sendable, Hashable {
+            public var name: String
+            public var value: String
+
+            public init(name: String, value: String) {
+                self.name = name
+                self.value = value
+            }
+        }
     }
 
     /// The in-memory consent cache in front of the store.

@@ -52,6 +52,9 @@ final class ConsentEnforcer: Sendable {
         var lookedUp: [String?] = []
         lookedUp.reserveCapacity(subjects.count)
         var rejected = false
+        // Fast path: every subject the cache holds is answered under one lock, without suspending.
+        // Not when the batch holds a preference update, whose invalidation must reach later events.
+        let cached = cachedOutcomes(request, subjects: subjects)
 
         for (index, subject) in subjects.enumerated() {
             guard let subject else {
@@ -68,7 +71,9 @@ final class ConsentEnforcer: Sendable {
             let stamp = request.effectiveStamp(of: request.events[index]).map { request.entries(of: $0) }
             let subjectUsed: String?
             let lookup: LookupOutcome
-            if policy.needsTruth(hasStamp: stamp != nil, isPreferenceUpdate: subject.isPreferenceUpdate) {
+            if let answer = cached[index] {
+                (subjectUsed, lookup) = answer
+            } else if policy.needsTruth(hasStamp: stamp != nil, isPreferenceUpdate: subject.isPreferenceUpdate) {
                 (subjectUsed, lookup) = await resolver.resolve(userId: subject.userId, anonymousId: subject.anonymousId)
             } else {
                 (subjectUsed, lookup) = (subject.userId ?? subject.anonymousId, .unknown)
@@ -143,6 +148,21 @@ final class ConsentEnforcer: Sendable {
             }
         }
         feed.record(entries, counted: counted)
+    }
+
+    /// What the cache alone answers now for each event that needs its subject's truth (`nil` elsewhere,
+    /// and for every event of a batch that holds a preference update).
+    private func cachedOutcomes(_ request: ScannedRequest, subjects: [EventSubject?]) -> [(subject: String?, outcome: LookupOutcome)?] {
+        guard !subjects.contains(where: { $0?.isPreferenceUpdate == true }) else {
+            return Array(repeating: nil, count: subjects.count)
+        }
+        return resolver.cachedOutcomes(
+            subjects.enumerated().map { index, subject in
+                guard let subject else { return nil }
+                let hasStamp = request.effectiveStamp(of: request.events[index]) != nil
+                guard policy.needsTruth(hasStamp: hasStamp, isPreferenceUpdate: false) else { return nil }
+                return (subject.userId, subject.anonymousId)
+            })
     }
 
     /// A record for every event that was not forwarded unchanged (in shadow mode: would not have been).

@@ -47,7 +47,7 @@ public enum ConsentImporter {
             await opened.close()
             throw ConsentImportError(
                 kind: .storeNotWritable,
-                problem: "the \(opened.kind) store is read-only for consentgate: import into a store it owns (store.kind: sqlite)")
+                problem: "the \(opened.kind) store is read-only for consentgate: import into a store it owns (store.kind: sqlite or postgres)")
         }
         do {
             let report = try await importLines(from: &reader, into: store, batchSize: batchSize, at: .now, logger: logger)

@@ -66,6 +66,8 @@ public struct Gateway: Sendable {
             clock: { ContinuousClock.now },
             rng: SystemRandomNumberGenerator()
         )
+        // A store that announces changes (PostgreSQL NOTIFY) keeps the cache right across replicas.
+        (store as? any InvalidatingConsentStore)?.startInvalidations { resolver.apply($0) }
         let hasher = SubjectHasher(key: configuration.audit.hmacKey)
         if hasher.isEphemeral, audit != nil {
             logger.warning("audit.hmac_key is empty: subjects in the audit log are hashed with a random key and cannot be matched after a restart")
@@ -117,9 +119,7 @@ public struct Gateway: Sendable {
                 }
             }
         ])
-        let consentAPI = (store as? any WritableConsentStore).map {
-            ConsentAPI(store: $0, resolver: resolver, token: AdminToken(configuration.admin.token))
-        }
+        let consentAPI = ConsentAPI(store: store, resolver: resolver, token: AdminToken(configuration.admin.token))
         let adminApp = Application(
             router: AdminRouter.make(
                 readiness: readiness, consentAPI: consentAPI,

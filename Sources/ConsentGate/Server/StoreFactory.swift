@@ -12,6 +12,20 @@ enum StoreFactory {
             } catch {
                 throw ConfigurationError(key: "store.sqlite.path", "cannot open the SQLite store: \(error)")
             }
+        case .postgres:
+            let settings = try configuration.postgres.storeConfiguration()
+            do {
+                return try await PostgresConsentStore.open(configuration: settings, logger: logger)
+            } catch {
+                throw ConfigurationError(key: "store.postgres.url", "cannot open the PostgreSQL store at \(settings.url.redacted): \(error)")
+            }
+        case .http:
+            let settings = try configuration.http.storeConfiguration()
+            do {
+                return try HTTPConsentStore(configuration: settings, logger: logger)
+            } catch {
+                throw ConfigurationError(key: "store.http", "cannot set up the HTTP store: \(error)")
+            }
         }
     }
 }

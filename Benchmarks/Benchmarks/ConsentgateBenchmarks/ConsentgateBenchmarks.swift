@@ -1,0 +1,116 @@
+import Benchmark
+import BenchmarkFixtures
+import ConsentCore
+import SegmentWire
+
+/// The hot path of one request, stage by stage, on a realistic 100-event batch (~75 KB of JSON,
+/// ~10 KB gzip; see BenchmarkFixtures). Each benchmark iteration is one batch.
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal],
+        warmupIterations: 20,
+        scalingFactor: .one,
+        maxDuration: .seconds(3),
+        maxIterations: 100_000,
+        // The checked-in p90 thresholds (Thresholds/) are compared with these tolerances:
+        // time varies with the machine's load, allocations must not grow.
+        thresholds: [
+            .wallClock: .init(relative: [.p90: 35]),
+            .throughput: .init(relative: [.p90: 35]),
+            .mallocCountTotal: .init(relative: [.p90: 0], absolute: [.p90: 2]),
+        ]
+    )
+
+    let body = Fixture.standardBatch
+    let gzip = body.withUnsafeBytes { Gzip.compress($0) }
+    let scanner = BatchScanner()
+    let scanned = body.withUnsafeBytes { try! scanner.scan($0, route: .batch) }
+    precondition(scanned.events.count == 100 && scanned.events.allSatisfy { $0.defect == nil })
+
+    Benchmark("Scan a 100-event batch") { benchmark in
+        for _ in benchmark.scaledIterations {
+            body.withUnsafeBytes { blackHole(try! scanner.scan($0, route: .batch)) }
+        }
+    }
+
+    Benchmark("Inflate a 100-event batch (gzip)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            gzip.withUnsafeBytes { blackHole(try! Inflater.inflate($0, coding: .gzip, limit: 1 << 20)) }
+        }
+    }
+
+    // What the enforcer does per event once the cache is warm: read the ids, resolve the subject
+    // through the cache, compare the stamp with the truth.
+    let policy = ConsentPolicy()
+    let resolver = ConsentResolver(
+        store: FixtureStore(subjects: 0..<100),
+        configuration: ConsentCacheConfiguration(capacity: 1_000_000, ttl: .seconds(3600)),
+        clock: { ContinuousClock.now },
+        rng: SplitMix64(seed: 1)
+    )
+    Benchmark(
+        "Decide 100 verdicts (warm cache)",
+        configuration: .init(setup: {
+            for i in 0..<100 { _ = await resolver.resolve(subject: Fixture.subject(i)) }
+        })
+    ) { benchmark in
+        for _ in benchmark.scaledIterations {
+            await body.withUnsafeBytes { bytes in
+                let ids = scanned.events.map { event in
+                    (event.userId.map { JSONString.decode($0, in: bytes) }, event.anonymousId.map { JSONString.decode($0, in: bytes) })
+                }
+                return ids
+            }.asyncDecide(scanned: scanned, resolver: resolver, policy: policy)
+        }
+    }
+
+    var dropOne = [BatchEncoder.EventEdit](repeating: .keep, count: 100)
+    dropOne[50] = .drop
+    let dropEdits = dropOne
+    Benchmark("Re-encode a batch with one event dropped") { benchmark in
+        for _ in benchmark.scaledIterations {
+            body.withUnsafeBytes { blackHole(BatchEncoder.encode(body: $0, request: scanned, edits: dropEdits)) }
+        }
+    }
+
+    Benchmark("Re-encode a batch with one event dropped, gzip again") { benchmark in
+        for _ in benchmark.scaledIterations {
+            body.withUnsafeBytes { bytes in
+                let encoded = BatchEncoder.encode(body: bytes, request: scanned, edits: dropEdits)!
+                blackHole(encoded.withUnsafeBytes { Gzip.compress($0) })
+            }
+        }
+    }
+
+    var restampOne = [BatchEncoder.EventEdit](repeating: .keep, count: 100)
+    restampOne[50] = .restamp(Fixture.patterns[2])
+    let restampEdits = restampOne
+    Benchmark("Restamp one event of a batch") { benchmark in
+        for _ in benchmark.scaledIterations {
+            body.withUnsafeBytes { blackHole(BatchEncoder.encode(body: $0, request: scanned, edits: restampEdits)) }
+        }
+    }
+}
+
+extension Array where Element == (String?, String?) {
+    /// Resolves and decides every event of `scanned` (its ids are `self`) as the enforcer does: the
+    /// cache answers every subject at once (one lock), the store only for the rest.
+    func asyncDecide(scanned: ScannedRequest, resolver: ConsentResolver, policy: ConsentPolicy) async {
+        let cached = resolver.cachedOutcomes(map { Optional(($0.0, $0.1)) })
+        var forwarded = 0
+        for (index, (userId, anonymousId)) in enumerated() {
+            let stamp = scanned.effectiveStamp(of: scanned.events[index]).map { scanned.entries(of: $0) }
+            let lookup: LookupOutcome
+            if let answer = cached[index] {
+                lookup = answer.outcome
+            } else {
+                lookup = await resolver.resolve(userId: userId, anonymousId: anonymousId).outcome
+            }
+            let decision = VerdictEngine.decide(
+                isPreferenceUpdate: false, stamp: stamp, lookup: lookup, gpc: false, policy: policy, maxStaleGrant: .seconds(30))
+            if decision.effective == .forward { forwarded += 1 }
+        }
+        precondition(forwarded == count, "every event of the fixture is consistent with its truth")
+        blackHole(forwarded)
+    }
+}

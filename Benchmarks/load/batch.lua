@@ -1,0 +1,45 @@
+-- wrk script of the load benchmark: POSTs pre-made gzip batches to /v1/batch, cycling through them.
+--   wrk ... -s batch.lua URL -- DIR COUNT [DELAY_MS]
+-- DIR/NNNN.gz are the bodies (gen.py); each thread starts at a different one. With DELAY_MS > 0 every
+-- connection waits that long after each answer before its next request (a paced, not saturating, load).
+-- done() prints one machine-readable line: RESULT requests=... p50_us=... p99_us=...
+
+local requests_ = {}
+local index = 0
+local delay_ms = 0
+
+function init(args)
+  local dir = args[1]
+  local count = tonumber(args[2])
+  delay_ms = tonumber(args[3] or "0")
+  local headers = {
+    ["Content-Type"] = "application/json",
+    ["Content-Encoding"] = "gzip",
+    -- base64("bench-write-key:"), as the SDKs send the write key
+    ["Authorization"] = "Basic YmVuY2gtd3JpdGUta2V5Og==",
+    ["User-Agent"] = "analytics-node-next/latest (consentgate load benchmark)",
+  }
+  for i = 0, count - 1 do
+    local file = assert(io.open(string.format("%s/%04d.gz", dir, i), "rb"))
+    local body = file:read("*a")
+    file:close()
+    requests_[#requests_ + 1] = wrk.format("POST", "/v1/batch", headers, body)
+  end
+  index = math.random(#requests_)
+  if delay_ms > 0 then
+    delay = function() return delay_ms end
+  end
+end
+
+function request()
+  index = index % #requests_ + 1
+  return requests_[index]
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT requests=%d duration_us=%d bytes=%d errors_connect=%d errors_read=%d errors_write=%d errors_status=%d errors_timeout=%d p50_us=%d p90_us=%d p99_us=%d max_us=%d\n",
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+end
