@@ -28,8 +28,11 @@ let package = Package(
     targets: [
         // zlib from the system (Debian: zlib1g-dev), for inflate with a hard cap and gzip re-encoding.
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // libdeflate from the system (Debian: libdeflate-dev): whole-buffer gzip inflate, 2-3x zlib's speed
+        // with a vectorised CRC-32, for the common case of a well-formed body.
+        .systemLibrary(name: "CLibDeflate", path: "Sources/CLibDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         // The tracking API's wire format: pure, no I/O.
-        .target(name: "SegmentWire", dependencies: ["CZlib"]),
+        .target(name: "SegmentWire", dependencies: ["CZlib", "CLibDeflate"]),
         // Consent semantics: records, verdicts, policy, the cache state machine. Pure, no I/O.
         .target(name: "ConsentCore", dependencies: ["SegmentWire"]),
         // Stores of record: SQLite (embedded default), PostgreSQL (many replicas), HTTP (a customer's service).
@@ -74,6 +77,8 @@ let package = Package(
             dependencies: [
                 "ConsentGate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // The throw-away PostgreSQL server of `scripts/test.sh`, for the store's and the gateway's tests.

@@ -1,3 +1,4 @@
+internal import CLibDeflate
 internal import CZlib
 
 /// A request body's `Content-Encoding`, as far as consentgate accepts it.
@@ -81,6 +82,9 @@ public enum Inflater {
             }
             return Array(input)
         case .gzip:
+            // A well-formed body decompresses in one libdeflate call into a buffer of exactly its size;
+            // anything else takes zlib's streaming path, which names the problem precisely.
+            if let output = wholeGzip(input, limit: limit) { return output }
             return try run(input, windowBits: 15 + 16, limit: limit)
         case .deflate:
             guard hasZlibHeader(input) else {
@@ -94,6 +98,35 @@ public enum Inflater {
                 throw error
             }
         }
+    }
+
+    /// Decompresses a single gzip member whose trailer's size (ISIZE, RFC 1952 §2.3.1) is at most `limit`,
+    /// followed by nothing but white space; `nil` for every other input, for the caller's streaming path.
+    ///
+    /// ISIZE is only a hint for the buffer: libdeflate still checks it and the CRC-32, so a body that
+    /// lies about its size fails here and is judged by the streaming path, whose cap holds regardless.
+    static func wholeGzip(_ input: UnsafeRawBufferPointer, limit: Int) -> [UInt8]? {
+        guard input.count >= 18, let base = input.baseAddress else { return nil }
+        let trailer = input.count - 4
+        let size = Int(input[trailer]) | Int(input[trailer + 1]) << 8 | Int(input[trailer + 2]) << 16 | Int(input[trailer + 3]) << 24
+        guard size <= limit, let decompressor = libdeflate_alloc_decompressor() else { return nil }
+        defer { libdeflate_free_decompressor(decompressor) }
+        var succeeded = false
+        let output = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            var consumed = 0
+            var produced = 0
+            let result = libdeflate_gzip_decompress_ex(
+                decompressor, base, input.count, buffer.baseAddress, size, &consumed, &produced)
+            guard result == LIBDEFLATE_SUCCESS, produced == size,
+                UnsafeRawBufferPointer(rebasing: input[consumed...]).allSatisfy(isWhiteSpace)
+            else {
+                count = 0
+                return
+            }
+            count = produced
+            succeeded = true
+        }
+        return succeeded ? output : nil
     }
 
     /// Whether the first two bytes are a valid zlib header (RFC 1950 §2.2): method 8 (deflate),

@@ -1,4 +1,4 @@
-public import Logging
+import Logging
 
 /// Bootstraps swift-log once, from `log.level` and `log.format`.
 public enum LoggingSetup {
