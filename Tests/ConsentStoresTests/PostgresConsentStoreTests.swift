@@ -330,8 +330,22 @@ struct PostgresConsentStoreTests {
                 }
                 try await Task.sleep(for: .milliseconds(50))
             }
-            try await TestPostgres.execute(url, #"UPDATE consent_subjects SET preferences = '{}' WHERE subject = 'u'"#)
-            try await recorder.wait("a notification after the restart") { $0.filter { $0 == .subject("u") }.count >= 2 }
+            // LISTEN comes back on its own backoff, and a failed attempt also reports `.all`, so the wait
+            // above does not prove it is in force; a change made before it is (covered by marking the
+            // cache stale, not by a notification) is not what this checks. Change until one arrives.
+            let notifiedBefore = recorder.count(of: .subject("u"))
+            let notifyDeadline = ContinuousClock.now + .seconds(20)
+            var granted = false
+            while recorder.count(of: .subject("u")) <= notifiedBefore {
+                guard ContinuousClock.now < notifyDeadline else {
+                    Issue.record("no notification arrived after the restart")
+                    break
+                }
+                try await TestPostgres.execute(
+                    url, #"UPDATE consent_subjects SET preferences = '{"Analytics": \#(granted)}' WHERE subject = 'u'"#)
+                granted.toggle()
+                try await Task.sleep(for: .milliseconds(200))
+            }
             await store.close()
         } catch {
             await cluster.stop()

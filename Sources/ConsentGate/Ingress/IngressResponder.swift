@@ -104,7 +104,8 @@ struct IngressResponder: HTTPResponder {
         // Read the body under the hard cap, then inflate under the same cap.
         let wire: ByteBuffer
         do {
-            wire = try await BodyReader.collect(request.body, upTo: settings.maxBodyBytes, within: settings.bodyTimeout)
+            wire = try await BodyReader.collect(
+                request.body, upTo: settings.maxBodyBytes, within: settings.bodyTimeout, on: channel.eventLoop)
         } catch is NIOTooManyBytesError {
             return GatewayResponse.error(
                 .contentTooLarge, code: "payload_too_large",
