@@ -36,7 +36,7 @@ final class SQLiteLockHolder: @unchecked Sendable {
                 process.standardOutput = output
                 process.standardError = output
                 do {
-                    try process.run()
+                    try ProcessLaunch.run(process)
                 } catch {
                     continuation.resume(throwing: error)
                     return
