@@ -241,9 +241,8 @@ struct HostileInputTests {
             #expect(reply.code == "payload_too_large")
             #expect(reply.message?.isEmpty == false)
             #expect(reply.headers["content-type"] == "application/json")
-            // Hummingbird reads and discards the rest of an unread body after the answer (so bytesSent may
-            // reach the whole 8 MiB): memory stays bounded, but the connection stays busy while the
-            // client keeps sending. See theBinaryKeepsServingAndItsMemoryStaysBounded for the RSS.
+            // The rest is discarded for a short linger at most, never drained on and on
+            // (anOversizedBodyClosesTheConnection). See theBinaryKeepsServingAndItsMemoryStaysBounded for the RSS.
             #expect(harness.sink.received.isEmpty)
             try await expectStillServing(harness, after: "the chunked body")
 
@@ -253,6 +252,39 @@ struct HostileInputTests {
                 prefix: Array(#"{"batch":[\#(Self.good)"#.utf8), suffix: Array("]}".utf8))
             #expect(small.status == 200)
             #expect(harness.sink.received.flatMap(\.events).map { $0["messageId"] as? String } == ["good-1"])
+        }
+    }
+
+    @Test func anOversizedBodyClosesTheConnection() async throws {
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
+            // A keep-alive client streams 64 KiB every 5 ms (about 13 MB/s) for up to 12 s: past the 1 MiB
+            // cap within a tenth of a second. Hummingbird alone would read and discard all of it to keep
+            // the connection; the gateway discards it for the 5 s linger, answers 413 and closes.
+            let upload = try await PersistentUpload.run(
+                port: harness.addresses.ingressPort, path: "/v1/batch", prefix: Array(#"{"batch":["#.utf8),
+                chunkSize: 64 * 1024, interval: .milliseconds(5), duration: .seconds(12))
+            #expect(upload.status == 413)
+            let answered = try #require(upload.answeredAfter)
+            let closed = try #require(upload.closedAfter, "the connection stayed open after the 413 (\(upload.bytesSent) bytes sent)")
+            #expect(closed - answered < .seconds(3), "closed \(closed - answered) after the 413")
+            #expect(closed < .seconds(10), "closed only after \(closed)")
+            #expect(harness.sink.received.isEmpty)
+            try await expectStillServing(harness, after: "the closed upload")
+        }
+    }
+
+    @Test func theConnectionOfAWholeOversizedBodyServesTheNextRequest() async throws {
+        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
+            // The client sends all of an oversized body (within the linger), reads the 413, then reuses the
+            // connection: it serves the next request like any other.
+            let port = harness.addresses.ingressPort
+            let oversized = Array(#"{"batch":["#.utf8) + [UInt8](repeating: UInt8(ascii: " "), count: 1_500_000) + Array("]}".utf8)
+            let next = Array(TestEvents.batch([TestEvents.track(messageId: "after-413")]).utf8)
+            let answers = try await KeepAliveClient.exchange(
+                port: port, requests: [KeepAliveClient.post(port: port, path: "/v1/batch", body: oversized), KeepAliveClient.post(port: port, path: "/v1/batch", body: next)])
+            #expect(answers.first??.status == 413)
+            #expect(answers.last??.status == 200, "the request after the 413 was cut off")
+            #expect(harness.sink.received.flatMap(\.events).map { $0["messageId"] as? String } == ["after-413"])
         }
     }
 

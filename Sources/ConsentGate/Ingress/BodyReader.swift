@@ -11,21 +11,28 @@ import Synchronization
 enum BodyReader {
     struct Timeout: Error {}
 
+    /// The body is larger than the cap. Its rest was read and discarded, up to `linger` after the cap
+    /// was reached: `finished` tells whether its end came by then (the connection can serve the next
+    /// request) or not (the client is still sending: close the connection rather than drain it on).
+    struct TooLarge: Error {
+        var finished: Bool
+    }
+
     static func collect(
-        _ body: RequestBody, upTo maxSize: Int, within deadline: Duration, on eventLoop: any EventLoop
+        _ body: RequestBody, upTo maxSize: Int, within deadline: Duration, linger: Duration, on eventLoop: any EventLoop
     ) async throws -> ByteBuffer {
         let expired = Expiry()
-        let read = Task { try await body.collect(upTo: maxSize) }
+        let reading = Task { try await read(body, upTo: maxSize, linger: linger) }
         let (seconds, attoseconds) = deadline.components
         let timer = eventLoop.scheduleTask(in: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)) {
-            if expired.expire() { read.cancel() }
+            if expired.expire() { reading.cancel() }
         }
         defer { timer.cancel() }
         do {
             let buffer = try await withTaskCancellationHandler {
-                try await read.value
+                try await reading.value
             } onCancel: {
-                read.cancel()
+                reading.cancel()
             }
             // The body arrived before the timer fired: from here on the timer does nothing.
             guard expired.finish() else { throw Timeout() }
@@ -34,6 +41,30 @@ enum BodyReader {
             if !expired.finish() { throw Timeout() }
             throw error
         }
+    }
+
+    /// One iterator for the whole body: a request body can be iterated once, and its rest must be
+    /// read through the same iterator for Hummingbird to find the next request after it.
+    private static func read(_ body: RequestBody, upTo maxSize: Int, linger: Duration) async throws -> ByteBuffer {
+        var iterator = body.makeAsyncIterator()
+        var buffer = ByteBuffer()
+        while let part = try await iterator.next() {
+            guard buffer.readableBytes + part.readableBytes <= maxSize else {
+                // Most clients read the answer only once they have sent the whole body: discard the rest
+                // for a while, so that an honest client sees the 413 rather than a reset.
+                let end = ContinuousClock.now + linger
+                while ContinuousClock.now < end {
+                    guard try await iterator.next() != nil else { throw TooLarge(finished: true) }
+                }
+                throw TooLarge(finished: false)
+            }
+            if buffer.readableBytes == 0 {
+                buffer = part  // a body in one part is not copied
+            } else {
+                buffer.writeImmutableBuffer(part)
+            }
+        }
+        return buffer
     }
 
     /// Who came first, the body or the deadline: exactly one of them wins.

@@ -16,6 +16,8 @@ struct IngressResponder: HTTPResponder {
         var cors: CORS
         var retryAfterSeconds: Int
         var bodyTimeout: Duration = .seconds(30)
+        /// How long the rest of an oversized body is read and discarded before its connection closes.
+        var oversizedBodyLinger: Duration = .seconds(5)
         var maxInflightRequests: Int = 1024
     }
 
@@ -105,11 +107,19 @@ struct IngressResponder: HTTPResponder {
         let wire: ByteBuffer
         do {
             wire = try await BodyReader.collect(
-                request.body, upTo: settings.maxBodyBytes, within: settings.bodyTimeout, on: channel.eventLoop)
-        } catch is NIOTooManyBytesError {
+                request.body, upTo: settings.maxBodyBytes, within: settings.bodyTimeout, linger: settings.oversizedBodyLinger,
+                on: channel.eventLoop)
+        } catch let tooLarge as BodyReader.TooLarge {
+            var headers = corsHeaders
+            if !tooLarge.finished {
+                // Still sending after the linger: Hummingbird would drain the rest, however long, for
+                // keep-alive. Close the connection instead, as for a trickled body.
+                headers[.connection] = "close"
+                channel.eventLoop.scheduleTask(in: .milliseconds(200)) { channel.close(promise: nil) }
+            }
             return GatewayResponse.error(
                 .contentTooLarge, code: "payload_too_large",
-                message: "the request body is larger than \(settings.maxBodyBytes) bytes", headers: corsHeaders)
+                message: "the request body is larger than \(settings.maxBodyBytes) bytes", headers: headers)
         } catch is BodyReader.Timeout {
             var headers = corsHeaders
             headers[.connection] = "close"

@@ -33,7 +33,7 @@ final class GatewayProcess: @unchecked Sendable {
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.standardOutput = log
         process.standardError = log
-        try process.run()
+        try ProcessLaunch.run(process)
     }
 
     /// Waits for the "listening" log line and reads the bound ports from it.

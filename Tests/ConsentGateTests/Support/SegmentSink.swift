@@ -9,12 +9,22 @@ import NIOSSL
 import SegmentWire
 
 /// A local TLS server that plays Segment: it records every request it receives and answers
-/// as told (status, headers, delay). The test double stands where we do not own the other side.
+/// as told (status, headers, delay), or with a fault for the next few requests. It can stop serving
+/// and come back on the same port. The test double stands where we do not own the other side.
 final class SegmentSink: Sendable {
     struct Received: Sendable {
         var path: String
         var headers: HTTPFields
         var body: [UInt8]
+        /// The fault this request met, `nil` when it got the configured answer.
+        var fault: Fault? = nil
+        /// Whether Segment took the events: a 2xx answer and no fault. A faulted request's events
+        /// count as not delivered: Segment refused them (429, 5xx), or the gateway never learnt that
+        /// Segment took them (a late answer, a broken connection), so it has the client retry and
+        /// Segment's own `messageId` deduplication absorbs the second copy.
+        var accepted: Bool = true
+        /// When the request arrived.
+        var arrived: ContinuousClock.Instant = .now
 
         /// The body, inflated when it came gzip-compressed.
         var json: [UInt8] {
@@ -27,6 +37,9 @@ final class SegmentSink: Sendable {
             if let batch = object["batch"] as? [[String: Any]] { return batch }
             return [object]
         }
+
+        /// The `messageId` of every event in the request.
+        var messageIds: [String] { events.compactMap { $0["messageId"] as? String } }
     }
 
     struct Behavior: Sendable {
@@ -36,8 +49,27 @@ final class SegmentSink: Sendable {
         var delay: Duration = .zero
     }
 
-    private let state: NIOLockedValueBox<(received: [Received], behavior: Behavior)>
-    private let task: Task<Void, any Error>
+    /// A broken answer, for fault injection.
+    enum Fault: Sendable, Equatable {
+        /// Answer this status (with `Retry-After` when given).
+        case status(Int, retryAfter: String? = nil)
+        /// Answer 200, but only after this delay: later than the gateway waits.
+        case delay(Duration)
+        /// Send the head and part of the body, then close the connection.
+        case closeMidResponse
+    }
+
+    private struct State: Sendable {
+        var received: [Received] = []
+        var behavior = Behavior()
+        /// Faults for the next requests, first one first.
+        var faults: [Fault] = []
+        var server: Task<Void, any Error>?
+    }
+
+    private struct MidResponseClose: Error {}
+
+    private let state: NIOLockedValueBox<State>
     let port: Int
 
     var received: [Received] { state.withLockedValue { $0.received } }
@@ -45,24 +77,75 @@ final class SegmentSink: Sendable {
     func respond(_ behavior: Behavior) { state.withLockedValue { $0.behavior = behavior } }
     func reset() { state.withLockedValue { $0.received = [] } }
 
+    /// Meets the next `times` requests with `fault`, after the faults already queued; then answers as before.
+    func inject(_ fault: Fault, times: Int = 1) {
+        state.withLockedValue { $0.faults += Array(repeating: fault, count: times) }
+    }
+
+    /// The faults not yet used.
+    var pendingFaults: Int { state.withLockedValue { $0.faults.count } }
+
     /// The base URL to put in `upstream.url`.
     var url: String { "https://localhost:\(port)" }
 
-    private init(task: Task<Void, any Error>, port: Int, state: NIOLockedValueBox<(received: [Received], behavior: Behavior)>) {
-        self.task = task
+    private init(port: Int, state: NIOLockedValueBox<State>) {
         self.port = port
         self.state = state
     }
 
     static func start() async throws -> SegmentSink {
-        let state = NIOLockedValueBox<(received: [Received], behavior: Behavior)>(([], Behavior()))
+        let state = NIOLockedValueBox(State())
+        let (task, port) = try await serve(state: state, port: 0)
+        state.withLockedValue { $0.server = task }
+        return SegmentSink(port: port, state: state)
+    }
+
+    /// Stops serving (connections are refused) until ``resume()``; what was received is kept.
+    func stop() async {
+        guard let task = state.withLockedValue({ value -> Task<Void, any Error>? in
+            defer { value.server = nil }
+            return value.server
+        }) else { return }
+        task.cancel()
+        _ = try? await task.value
+    }
+
+    /// Serves again on the same port, after ``stop()``.
+    func resume() async throws {
+        let (task, _) = try await Self.serve(state: state, port: port)
+        state.withLockedValue { $0.server = task }
+    }
+
+    private static func serve(state: NIOLockedValueBox<State>, port: Int) async throws -> (Task<Void, any Error>, Int) {
         let router = Router()
         router.post("**") { request, context -> Response in
             var request = request
             let body = try await request.collectBody(upTo: 16 << 20)
-            let behavior = state.withLockedValue { value -> Behavior in
-                value.received.append(Received(path: request.uri.path, headers: request.headers, body: Array(buffer: body)))
-                return value.behavior
+            let (behavior, fault) = state.withLockedValue { value -> (Behavior, Fault?) in
+                let fault = value.faults.isEmpty ? nil : value.faults.removeFirst()
+                let accepted = fault == nil && (200..<300).contains(value.behavior.status)
+                value.received.append(
+                    Received(path: request.uri.path, headers: request.headers, body: Array(buffer: body), fault: fault, accepted: accepted))
+                return (value.behavior, fault)
+            }
+            switch fault {
+            case .status(let status, let retryAfter)?:
+                var headers: HTTPFields = [.contentType: "application/json"]
+                if let retryAfter { headers[.retryAfter] = retryAfter }
+                return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: "{}")))
+            case .delay(let delay)?:
+                try await Task.sleep(for: delay)
+                return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: behavior.body)))
+            case .closeMidResponse?:
+                // The error thrown while writing the body ends the connection, its answer half sent.
+                return Response(
+                    status: .ok, headers: [.contentType: "application/json"],
+                    body: ResponseBody(contentLength: 64) { writer in
+                        try await writer.write(ByteBuffer(string: #"{"succ"#))
+                        throw MidResponseClose()
+                    })
+            case nil:
+                break
             }
             if behavior.delay > .zero { try await Task.sleep(for: behavior.delay) }
             var headers: HTTPFields = [.contentType: "application/json"]
@@ -77,20 +160,24 @@ final class SegmentSink: Sendable {
         let app = Application(
             router: router,
             server: try .tls(.http1(), tlsConfiguration: tls),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            configuration: .init(address: .hostname("127.0.0.1", port: port)),
             onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
             logger: Logger(label: "segment-sink")
         )
-        let task = Task { try await app.run() }
+        let task = Task {
+            do {
+                try await app.run()
+            } catch {
+                portContinuation.finish()  // e.g. the port could not be bound
+                throw error
+            }
+        }
         var iterator = portStream.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw CancellationError() }
-        let sink = SegmentSink(task: task, port: port, state: state)
-        return sink
-    }
-
-    func stop() async {
-        task.cancel()
-        _ = try? await task.value
+        guard let bound = await iterator.next() else {
+            _ = try await task.value
+            throw CancellationError()
+        }
+        return (task, bound)
     }
 }
 

@@ -18,7 +18,7 @@ enum TestProcess {
         process.standardOutput = pipe
         process.standardError = pipe
         do {
-            try process.run()
+            try ProcessLaunch.run(process)
         } catch {
             return Result(exitCode: -1, output: "cannot start \(arguments[0]): \(error)")
         }

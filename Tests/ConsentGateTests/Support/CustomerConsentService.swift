@@ -1,0 +1,64 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// A customer's consent service on loopback: `GET /consent/{id}` answers the JSON it is given per
+/// subject (404 for others), or a status for everything, after a delay when told to be slow.
+final class CustomerConsentService: Sendable {
+    private struct State: Sendable {
+        var bodies: [String: String] = [:]
+        var failure: Int?
+        var delay: Duration = .zero
+        var requests = 0
+    }
+
+    private let state: NIOLockedValueBox<State>
+    private let task: Task<Void, any Error>
+    let port: Int
+
+    private init(task: Task<Void, any Error>, port: Int, state: NIOLockedValueBox<State>) {
+        self.task = task
+        self.port = port
+        self.state = state
+    }
+
+    var urlTemplate: String { "http://127.0.0.1:\(port)/consent/{subject}" }
+    var requests: Int { state.withLockedValue { $0.requests } }
+    func set(_ subject: String, _ json: String) { state.withLockedValue { $0.bodies[subject] = json } }
+    func fail(with status: Int?) { state.withLockedValue { $0.failure = status } }
+    /// Answers every request only after `delay` (`.zero`: at once).
+    func slow(by delay: Duration) { state.withLockedValue { $0.delay = delay } }
+
+    static func start() async throws -> CustomerConsentService {
+        let state = NIOLockedValueBox<State>(State())
+        let router = Router()
+        router.get("consent/:id") { _, context -> Response in
+            let subject = context.parameters.get("id") ?? ""
+            let (body, failure, delay) = state.withLockedValue { value -> (String?, Int?, Duration) in
+                value.requests += 1
+                return (value.bodies[subject], value.failure, value.delay)
+            }
+            if delay > .zero { try await Task.sleep(for: delay) }
+            if let failure { return Response(status: .init(code: failure)) }
+            guard let body else { return Response(status: .notFound) }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
+            logger: Logger(label: "customer-consent-service", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let task = Task { try await app.run() }
+        var iterator = stream.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        return CustomerConsentService(task: task, port: port, state: state)
+    }
+
+    func stop() async {
+        task.cancel()
+        _ = try? await task.value
+    }
+}
