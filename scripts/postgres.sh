@@ -54,7 +54,7 @@ server_start() {
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 \
       -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
       start </dev/null >/dev/null
-  ) || { cat "$dir/postgres.log" >&2 || true; die "the server did not start"; }
+  ) || { cat "$dir/postgres.log" >&2 || true; echo "postgres.sh: the server did not start" >&2; return 1; }
 }
 
 server_stop() {
@@ -74,8 +74,13 @@ case "$command" in
     [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
     as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
-    free_port >"$dir/port"
-    server_start "$dir"
+    # A free port can be taken by someone else between our probe and the server's bind: try a few.
+    for attempt in 1 2 3 4 5; do
+      free_port >"$dir/port"
+      if server_start "$dir" 2>"$dir/start-error.log"; then break; fi
+      grep -q "Address already in use" "$dir/postgres.log" && [ "$attempt" -lt 5 ] || { cat "$dir/start-error.log" >&2; exit 1; }
+      : >"$dir/postgres.log"
+    done
     port=$(cat "$dir/port")
     cat >"$dir/env" <<EOF
 export CONSENTGATE_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$port/postgres

@@ -333,7 +333,7 @@ struct HostileInputTests {
             directory: directory)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await gateway.waitUntilListening()
-        let pid = gateway.process.processIdentifier
+        let pid = gateway.process.pid
         let client = HarnessClient.shared
         let normal = Array(TestEvents.batch([TestEvents.track()]).utf8)
 

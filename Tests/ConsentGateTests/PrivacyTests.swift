@@ -13,7 +13,7 @@ struct PrivacyTests {
         let gateway = try GatewayProcess(
             yaml: """
                 ingress: {host: 127.0.0.1, port: 0}
-                upstream: {url: "\(sink.url)", ca_file: "\(TestCertificates.files.ca)", timeout_seconds: 2}
+                upstream: {url: "\(sink.url)", ca_file: "\(TestCertificates.files.ca)", timeout_seconds: 15}
                 admin: {host: 127.0.0.1, port: 0, token: privacy-admin-token}
                 store: {kind: sqlite, sqlite: {path: "\(directory)/consent.sqlite"}}
                 audit: {path: "\(directory)/audit.jsonl", hmac_key: privacy-hmac-key}

@@ -48,6 +48,24 @@ struct UpstreamRelayTests {
         }
     }
 
+    @Test func anUnreachableUpstreamFailsAfterTheConnectTimeoutNotTheWholeDeadline() async throws {
+        // Connection attempts are retried until the connect timeout; a 30 s exchange deadline must not make
+        // every request of an outage wait 30 s for its 502.
+        try await GatewayHarness.with({
+            $0.policy.rules.mode = .shadow
+            $0.upstream.url = "https://127.0.0.1:1"
+            $0.upstream.timeoutSeconds = 30
+            $0.upstream.connectTimeoutSeconds = 0.5
+        }) { harness in
+            let started = ContinuousClock.now
+            let reply = try await harness.post("/v1/batch", json: body)
+            let waited = ContinuousClock.now - started
+            #expect(reply.status == 502)
+            #expect(reply.code == "upstream_unreachable")
+            #expect(waited < .seconds(8), "waited \(waited)")
+        }
+    }
+
     @Test func upstreamBadRequestIsRelayed() async throws {
         try await GatewayHarness.with(GatewayHarness.shadow) { harness in
             harness.sink.respond(.init(status: 400, body: #"{"code":"invalid_request","message":"no"}"#))

@@ -32,6 +32,7 @@ extension GatewayConfiguration {
         lines.append("  url: \(quoted(upstream.url))")
         lines.append("  ca_file: \(quoted(upstream.caFile))")
         lines.append("  timeout_seconds: \(upstream.timeoutSeconds)")
+        lines.append("  connect_timeout_seconds: \(upstream.connectTimeoutSeconds)")
         lines.append("  max_connections: \(upstream.maxConnections)")
         lines.append("  retry_after_seconds: \(upstream.retryAfterSeconds)")
         lines.append("admin:")

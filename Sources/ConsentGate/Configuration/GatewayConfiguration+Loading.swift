@@ -61,6 +61,8 @@ extension GatewayConfiguration {
         _ = endpoint
         config.upstream.caFile = try values.string("upstream.ca_file", default: "")
         config.upstream.timeoutSeconds = try values.seconds("upstream.timeout_seconds", default: config.upstream.timeoutSeconds, in: 0.05...300)
+        config.upstream.connectTimeoutSeconds = try values.seconds(
+            "upstream.connect_timeout_seconds", default: config.upstream.connectTimeoutSeconds, in: 0.05...300)
         config.upstream.maxConnections = try values.int("upstream.max_connections", default: config.upstream.maxConnections, in: 1...4096)
         config.upstream.retryAfterSeconds = try values.int("upstream.retry_after_seconds", default: config.upstream.retryAfterSeconds, in: 0...3600)
 

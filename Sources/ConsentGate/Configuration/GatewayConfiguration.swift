@@ -64,6 +64,10 @@ public struct GatewayConfiguration: Sendable, Hashable {
         public var caFile = ""
         /// Deadline for one upstream exchange, connection included.
         public var timeoutSeconds = 10.0
+        /// How long a request waits for a connection while the upstream cannot be reached (connection
+        /// attempts are retried meanwhile); then the client gets 502 and retries later, instead of waiting
+        /// for the whole ``timeoutSeconds`` on every request during an outage. At most ``timeoutSeconds``.
+        public var connectTimeoutSeconds = 3.0
         /// Pooled keep-alive connections per upstream host.
         public var maxConnections = 64
         /// `Retry-After` sent to clients when the upstream fails or times out.

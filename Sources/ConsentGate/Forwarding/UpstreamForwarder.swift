@@ -69,7 +69,7 @@ final class UpstreamForwarder: Sendable {
         var clientConfiguration = HTTPClient.Configuration(
             tlsConfiguration: tls,
             redirectConfiguration: .disallow,
-            timeout: .init(connect: .milliseconds(Int64(min(configuration.timeoutSeconds, 10) * 1000))),
+            timeout: .init(connect: .milliseconds(Int64(min(configuration.connectTimeoutSeconds, configuration.timeoutSeconds) * 1000))),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnections),
             decompression: .disabled
         )

@@ -3,7 +3,7 @@ import Foundation
 /// The real `consentgate serve` binary as a child process, configured by a YAML file, with its
 /// standard output and error captured to a file (JSON log lines).
 final class GatewayProcess: @unchecked Sendable {
-    let process = Process()
+    let process: ChildProcess
     let directory: String
     let logPath: String
     private(set) var ingressPort = 0
@@ -26,14 +26,7 @@ final class GatewayProcess: @unchecked Sendable {
         let configPath = directory + "/consentgate.yaml"
         try yaml.write(toFile: configPath, atomically: true, encoding: .utf8)
         logPath = directory + "/gateway.log"
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = ["serve", "--config", configPath]
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.standardOutput = log
-        process.standardError = log
-        try ProcessLaunch.run(process)
+        process = try ChildProcess([Self.executable, "serve", "--config", configPath], directory: directory, outputPath: logPath)
     }
 
     /// Waits for the "listening" log line and reads the bound ports from it.
@@ -59,14 +52,15 @@ final class GatewayProcess: @unchecked Sendable {
 
     /// Sends a signal and waits for the exit status.
     func stop(signal: Int32 = SIGTERM, timeout: Duration = .seconds(30)) async -> Int32? {
-        if process.isRunning { kill(process.processIdentifier, signal) }
+        process.signal(signal)
         let deadline = ContinuousClock.now + timeout
         while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            process.signal(SIGKILL)
+            process.wait()
             return nil
         }
-        return process.terminationStatus
+        return process.exitCode
     }
 
     struct Failure: Error, CustomStringConvertible {

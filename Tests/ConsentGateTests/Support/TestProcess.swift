@@ -8,26 +8,19 @@ enum TestProcess {
     }
 
     static func run(_ arguments: [String], environment: [String: String]? = nil, timeout: TimeInterval = 120) -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        if let environment {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID().uuidString).log").path
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let child: ChildProcess
         do {
-            try ProcessLaunch.run(process)
+            child = try ChildProcess(arguments, environment: environment, outputPath: outputPath)
         } catch {
-            return Result(exitCode: -1, output: "cannot start \(arguments[0]): \(error)")
+            return Result(exitCode: -1, output: "\(error)")
         }
         let deadline = Date().addingTimeInterval(timeout)
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { process.terminate() }
-        process.waitUntilExit()
-        return Result(exitCode: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        while child.isRunning && Date() < deadline { usleep(10_000) }
+        if child.isRunning { child.signal(SIGTERM) }
+        let exitCode = child.wait()
+        return Result(exitCode: exitCode, output: (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
     }
 }
 
