@@ -2,8 +2,8 @@ internal import CLibDeflate
 
 /// Compresses bytes into a gzip member (RFC 1952), e.g. to re-gzip a re-encoded batch.
 ///
-/// libdeflate rather than zlib: the whole batch is in memory anyway, and on a 75 KB batch it is several
-/// times faster at the same level while its output is no larger.
+/// libdeflate rather than zlib: the whole batch is in memory anyway, and on a 75 KB batch it is about
+/// twice as fast at the same level (BENCHMARKS.md §3) while its output is no larger.
 public enum Gzip {
     /// Compresses `input` into one gzip member.
     ///
