@@ -46,19 +46,7 @@ enum PersistentUpload {
     private static func blockingRun(
         port: Int, path: String, prefix: [UInt8], chunkSize: Int, interval: Duration, duration: Duration
     ) throws -> Outcome {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw RawHTTPClient.Failure(description: "socket() failed: \(errno)") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr = in_addr(s_addr: inet_addr("127.0.0.1"))
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw RawHTTPClient.Failure(description: "connect() failed: \(errno)")
-        }
+        let fd = try LoopbackSocket.connect(port: port)
         // A send that blocks this long means the server stopped reading: count it as a failed send.
         var sendTimeout = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, socklen_t(MemoryLayout<timeval>.size))

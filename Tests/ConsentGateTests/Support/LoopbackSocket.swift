@@ -1,0 +1,24 @@
+import Foundation
+
+/// A blocking TCP connection to a loopback port, for the raw clients of the tests (slow, partial or
+/// persistent uploads that an HTTP client library would not send).
+enum LoopbackSocket {
+    /// A connected socket's descriptor; the caller closes it.
+    static func connect(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw RawHTTPClient.Failure(description: "socket() failed: \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr = in_addr(s_addr: inet_addr("127.0.0.1"))
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            let error = errno
+            close(fd)
+            throw RawHTTPClient.Failure(description: "connect() failed: \(error)")
+        }
+        return fd
+    }
+}
