@@ -91,7 +91,8 @@ enum MemberKey: UInt8 {
     var bit: UInt32 { 1 << UInt32(rawValue) }
     var name: String { "\(self)" }
 
-    /// The longest interpreted key (`categoryPreferences`) written with every character as `\uXXXX`.
+    /// The longest interpreted key (`categoryPreferences`, 19 characters) written entirely in `\u`
+    /// escapes, six bytes per character.
     static let longestEscaped = 19 * 6
 
     /// Classifies a key's decoded bytes.

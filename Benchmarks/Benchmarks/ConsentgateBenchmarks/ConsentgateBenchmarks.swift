@@ -93,23 +93,9 @@ let benchmarks: @Sendable () -> Void = {
 }
 
 extension Array where Element == (String?, String?) {
-    /// Resolves and decides every event of `scanned` (its ids are `self`) as the enforcer does: the
-    /// cache answers every subject at once (one lock), the store only for the rest.
+    /// ``decideEvents(_:scanned:resolver:policy:)`` for `scanned`, whose ids are `self`.
     func asyncDecide(scanned: ScannedRequest, resolver: ConsentResolver, policy: ConsentPolicy) async {
-        let cached = resolver.cachedOutcomes(map { Optional(($0.0, $0.1)) })
-        var forwarded = 0
-        for (index, (userId, anonymousId)) in enumerated() {
-            let stamp = scanned.effectiveStamp(of: scanned.events[index]).map { scanned.entries(of: $0) }
-            let lookup: LookupOutcome
-            if let answer = cached[index] {
-                lookup = answer.outcome
-            } else {
-                lookup = await resolver.resolve(userId: userId, anonymousId: anonymousId).outcome
-            }
-            let decision = VerdictEngine.decide(
-                isPreferenceUpdate: false, stamp: stamp, lookup: lookup, gpc: false, policy: policy, maxStaleGrant: .seconds(30))
-            if decision.effective == .forward { forwarded += 1 }
-        }
+        let forwarded = await decideEvents(self, scanned: scanned, resolver: resolver, policy: policy)
         precondition(forwarded == count, "every event of the fixture is consistent with its truth")
         blackHole(forwarded)
     }

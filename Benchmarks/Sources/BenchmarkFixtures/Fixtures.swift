@@ -194,3 +194,26 @@ public struct ZipfSampler: Sendable {
         return low
     }
 }
+
+/// Resolves and decides every event of `scanned` (`ids` are its userId/anonymousId pairs) as the
+/// enforcer does: the cache answers every subject at once (one lock), the store only for the rest.
+/// Returns how many events would be forwarded.
+public func decideEvents(
+    _ ids: [(String?, String?)], scanned: ScannedRequest, resolver: ConsentResolver, policy: ConsentPolicy
+) async -> Int {
+    let cached = resolver.cachedOutcomes(ids.map { Optional(($0.0, $0.1)) })
+    var forwarded = 0
+    for (index, (userId, anonymousId)) in ids.enumerated() {
+        let stamp = scanned.effectiveStamp(of: scanned.events[index]).map { scanned.entries(of: $0) }
+        let lookup: LookupOutcome
+        if let answer = cached[index] {
+            lookup = answer.outcome
+        } else {
+            lookup = await resolver.resolve(userId: userId, anonymousId: anonymousId).outcome
+        }
+        let decision = VerdictEngine.decide(
+            isPreferenceUpdate: false, stamp: stamp, lookup: lookup, gpc: false, policy: policy, maxStaleGrant: .seconds(30))
+        if decision.effective == .forward { forwarded += 1 }
+    }
+    return forwarded
+}

@@ -41,19 +41,7 @@ struct HotPathProfile {
                 }
                 return (scanned, ids)
             }
-            let cached = resolver.cachedOutcomes(ids.map { Optional(($0.0, $0.1)) })
-            for (index, (userId, anonymousId)) in ids.enumerated() {
-                let stamp = scanned.effectiveStamp(of: scanned.events[index]).map { scanned.entries(of: $0) }
-                let lookup: LookupOutcome
-                if let answer = cached[index] {
-                    lookup = answer.outcome
-                } else {
-                    lookup = await resolver.resolve(userId: userId, anonymousId: anonymousId).outcome
-                }
-                let decision = VerdictEngine.decide(
-                    isPreferenceUpdate: false, stamp: stamp, lookup: lookup, gpc: false, policy: policy, maxStaleGrant: .seconds(30))
-                if decision.effective == .forward { forwarded += 1 }
-            }
+            forwarded += await decideEvents(ids, scanned: scanned, resolver: resolver, policy: policy)
         }
         print("forwarded \(forwarded) of \(iterations * 100) events")
     }
