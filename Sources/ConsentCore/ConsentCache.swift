@@ -503,6 +503,12 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     /// The slot holding `key`, if any.
     @inline(__always)
     private func find(_ key: Key, hash: UInt32) -> Int32? {
+        bucket(of: key, hash: hash).map { Int32(table[$0] &- 1) }
+    }
+
+    /// The table bucket that points at `key`'s slot, if any (linear probing from the hash's home).
+    @inline(__always)
+    private func bucket(of key: Key, hash: UInt32) -> Int? {
         guard !table.isEmpty else { return nil }
         let mask = table.count - 1
         var bucket = Int(hash) & mask
@@ -510,7 +516,7 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
             let entry = table[bucket]
             if entry == 0 { return nil }
             let slot = Int(entry &- 1)
-            if slots[slot].hash == hash && slots[slot].key == key { return Int32(slot) }
+            if slots[slot].hash == hash && slots[slot].key == key { return bucket }
             bucket = (bucket &+ 1) & mask
         }
     }
@@ -525,16 +531,8 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
 
     /// Removes `key`'s bucket (shifting back the entries that probed past it); returns its slot.
     private mutating func removeFromTable(_ key: Key, hash: UInt32) -> Int32? {
-        guard !table.isEmpty else { return nil }
+        guard let bucket = bucket(of: key, hash: hash) else { return nil }
         let mask = table.count - 1
-        var bucket = Int(hash) & mask
-        while true {
-            let entry = table[bucket]
-            if entry == 0 { return nil }
-            let slot = Int(entry &- 1)
-            if slots[slot].hash == hash && slots[slot].key == key { break }
-            bucket = (bucket &+ 1) & mask
-        }
         let found = Int32(table[bucket] &- 1)
         var hole = bucket
         var next = bucket

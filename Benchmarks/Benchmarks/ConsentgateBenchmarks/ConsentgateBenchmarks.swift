@@ -42,12 +42,7 @@ let benchmarks: @Sendable () -> Void = {
     // What the enforcer does per event once the cache is warm: read the ids, resolve the subject
     // through the cache, compare the stamp with the truth.
     let policy = ConsentPolicy()
-    let resolver = ConsentResolver(
-        store: FixtureStore(subjects: 0..<100),
-        configuration: ConsentCacheConfiguration(capacity: 1_000_000, ttl: .seconds(3600)),
-        clock: { ContinuousClock.now },
-        rng: SplitMix64(seed: 1)
-    )
+    let resolver = Fixture.resolver()
     Benchmark(
         "Decide 100 verdicts (warm cache)",
         configuration: .init(setup: {

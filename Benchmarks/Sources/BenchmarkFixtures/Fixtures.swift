@@ -217,3 +217,15 @@ public func decideEvents(
     }
     return forwarded
 }
+
+extension Fixture {
+    /// A resolver over the fixture's 100 subjects with a cache large and long-lived enough to stay warm.
+    public static func resolver() -> ConsentResolver {
+        ConsentResolver(
+            store: FixtureStore(subjects: 0..<100),
+            configuration: ConsentCacheConfiguration(capacity: 1_000_000, ttl: .seconds(3600)),
+            clock: { ContinuousClock.now },
+            rng: SplitMix64(seed: 1)
+        )
+    }
+}

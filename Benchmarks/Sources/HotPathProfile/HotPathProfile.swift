@@ -25,12 +25,7 @@ struct HotPathProfile {
         let gzip = body.withUnsafeBytes { Gzip.compress($0) }
         let scanner = BatchScanner()
         let policy = ConsentPolicy()
-        let resolver = ConsentResolver(
-            store: FixtureStore(subjects: 0..<100),
-            configuration: ConsentCacheConfiguration(capacity: 1_000_000, ttl: .seconds(3600)),
-            clock: { ContinuousClock.now },
-            rng: SplitMix64(seed: 1)
-        )
+        let resolver = Fixture.resolver()
         var forwarded = 0
         for _ in 0..<iterations {
             let inflated = gzip.withUnsafeBytes { try! Inflater.inflate($0, coding: .gzip, limit: 1 << 20) }

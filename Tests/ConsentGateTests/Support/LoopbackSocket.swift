@@ -21,4 +21,15 @@ enum LoopbackSocket {
         }
         return fd
     }
+
+    /// Sends every byte (blocking); `false` once a send fails, e.g. because the server closed the connection.
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return false }
+            offset += n
+        }
+        return true
+    }
 }

@@ -76,15 +76,7 @@ enum PersistentUpload {
         // Keep-alive (no `Connection: close`): the server decides what happens to the connection.
         let head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
         func chunk(_ bytes: [UInt8]) -> [UInt8] { Array(String(bytes.count, radix: 16).utf8) + [13, 10] + bytes + [13, 10] }
-        func sendAll(_ bytes: [UInt8]) -> Bool {
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
-                if n <= 0 { return false }
-                offset += n
-            }
-            return true
-        }
+        func sendAll(_ bytes: [UInt8]) -> Bool { LoopbackSocket.sendAll(fd, bytes) }
         var sent = 0
         let filler = chunk([UInt8](repeating: UInt8(ascii: " "), count: chunkSize))
         var ok = sendAll(Array(head.utf8)) && sendAll(chunk(prefix))

@@ -95,15 +95,7 @@ enum RawHTTPClient {
         }
 
         var sent = 0
-        func sendAll(_ bytes: [UInt8]) -> Bool {
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
-                if n <= 0 { return false }
-                offset += n
-            }
-            return true
-        }
+        func sendAll(_ bytes: [UInt8]) -> Bool { LoopbackSocket.sendAll(fd, bytes) }
         if sendAll(head) {
             var index = 0
             while !reader.isFinished, let piece = body(index) {
