@@ -69,16 +69,16 @@ public struct ConsentCacheStatistics: Sendable, Hashable {
 /// 3. ``invalidate(_:)``, ``markAllStale(now:)`` and ``removeAll()`` also detach the fetches in flight:
 ///    their results still reach their waiters but are not cached, since they may predate the change.
 ///
-/// Memory is what a million cached subjects are about, so an entry is one 56-byte slot and a 4-byte
+/// Memory is what a million cached subjects are about, so an entry is one 56-byte slot and an 8-byte
 /// index bucket, plus its key's own storage (nothing for a `String` of up to 15 UTF-8 bytes):
 /// - one array of slots, linked into the LRU list by `Int32` indices, with a free list; reserved up
 ///   front (address space only: pages become resident as slots fill), so it never grows by copying;
-/// - an open-addressing hash table (linear probing, backward-shift deletion) of slot indices, instead
-///   of a `Dictionary` (which would store every key a second time);
+/// - an open-addressing hash table (linear probing, backward-shift deletion) of hashes and slot
+///   indices, instead of a `Dictionary` (which would store every key a second time);
 /// - a slot keeps the record's fields but not the record: its subject is the key (the rare record
 ///   whose subject differs is remembered aside), and its preferences are an index into a table of the
 ///   distinct preference sets in use, reference-counted.
-public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
+public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
     public typealias Configuration = ConsentCacheConfiguration
 
     /// Names one fetch in flight; the driver keys its waiters by it.
@@ -123,8 +123,10 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     /// Slots reserved up front at most (beyond, the array grows as usual).
     private static var maxReservedSlots: Int { 1 << 22 }
 
-    /// Slot index + 1 per bucket, 0 for an empty bucket; the count is a power of two (or 0).
-    private var table: [UInt32] = []
+    /// Per bucket, 0 when empty, else the entry's hash (high 32 bits) and its slot index + 1: a probe
+    /// compares hashes in the table and visits only the slot whose hash matches (a slot is usually
+    /// a cache miss of its own). The count is a power of two (or 0).
+    private var table: [UInt64] = []
     private var slots: [Slot] = []
     private var live = 0
     /// The most recently used entry.
@@ -132,7 +134,7 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     /// The least recently used entry: evicted first.
     private var tail: Int32 = none
     private var freeList: Int32 = none
-    private var inFlight: [Key: FetchToken] = [:]
+    private var inFlight: [ByteIdentity<Key>: FetchToken] = [:]
     private var nextToken: UInt64 = 0
     /// Subjects of records that differ from their key (never, when the driver keys records by subject).
     private var subjects: [Int32: String] = [:]
@@ -141,9 +143,15 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     private var preferenceUses: [UInt32] = []
     private var preferenceIndex: [[CategoryPreference]: UInt32] = [:]
     private var freePreferenceSets: [UInt32] = []
+    /// Per preference set, its granted categories as a mask over ``categories`` (`nil`: no mask).
+    private var preferenceMasks: [UInt64?] = []
+    /// The bits of the categories the cached records know.
+    public private(set) var categories = CategoryIDs()
 
     /// The settings the cache was made with.
     public let configuration: Configuration
+    /// The key of ``ConsentCacheHash``, drawn per cache.
+    private let seed = UInt64.random(in: .min ... .max)
     /// See ``ConsentCacheStatistics/hits``.
     public private(set) var hits = 0
     /// See ``ConsentCacheStatistics/misses``.
@@ -189,7 +197,7 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     /// Looks a key up. A fresh entry answers and becomes the most recently used; otherwise the caller
     /// fetches (a fetch is registered in flight) or joins the fetch already in flight.
     public mutating func lookup(_ key: Key, now: CacheInstant) -> LookupAction {
-        let hash = Self.hash(of: key)
+        let hash = self.hash(of: key)
         if let slot = find(key, hash: hash), now.nanoseconds < slots[Int(slot)].expiry {
             moveToFront(slot)
             if let record = record(at: slot) {
@@ -199,14 +207,14 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
             negativeHits += 1
             return .negativeHit
         }
-        if let token = inFlight[key] {
+        if let token = inFlight[ByteIdentity(key)] {
             coalesced += 1
             return .join(token)
         }
         misses += 1
         let token = FetchToken(rawValue: nextToken)
         nextToken &+= 1
-        inFlight[key] = token
+        inFlight[ByteIdentity(key)] = token
         return .fetch(token)
     }
 
@@ -214,21 +222,46 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     /// (a key without a fresh entry is neither counted as a miss nor registered for a fetch); `mutating`
     /// only so that a caller holding the cache inside a lock's state does not copy it to call this.
     public mutating func freshEntry(_ key: Key, now: CacheInstant) -> FreshEntry? {
-        guard let slot = find(key, hash: Self.hash(of: key)), now.nanoseconds < slots[Int(slot)].expiry else { return nil }
+        guard let slot = find(key, hash: hash(of: key)), now.nanoseconds < slots[Int(slot)].expiry else { return nil }
         return FreshEntry(slot: slot, isNegative: slots[Int(slot)].preferences == Self.negative)
+    }
+
+    /// ``freshEntry(_:now:)`` for the key with these bytes, read in place (no key is made).
+    public mutating func freshEntry(bytes: UnsafeRawBufferPointer, now: CacheInstant) -> FreshEntry? {
+        let hash = ConsentCacheHash.of(bytes, seed: seed)
+        guard let bucket = bucket(hash: hash, where: { $0.withKeyBytes { ConsentCacheHash.equal($0, bytes) } }) else { return nil }
+        let slot = Self.slot(of: table[bucket])
+        guard now.nanoseconds < slots[slot].expiry else { return nil }
+        return FreshEntry(slot: Int32(slot), isNegative: slots[slot].preferences == Self.negative)
     }
 
     /// Answers from an entry ``freshEntry(_:now:)`` found, with no change to the cache in between:
     /// exactly what ``lookup(_:now:)`` would have answered (a hit or a negative hit, counted, and the
     /// entry becomes the most recently used).
     public mutating func answer(_ entry: FreshEntry) -> LookupAction {
+        touch(entry)
+        return record(at: entry.slot).map(LookupAction.hit) ?? .negativeHit
+    }
+
+    /// What ``answer(_:)`` does to the cache (counts the hit, makes the entry the most recently
+    /// used), without building the record: for a caller that needs only ``grantMask(of:)`` and
+    /// ``version(of:)``.
+    public mutating func touch(_ entry: FreshEntry) {
         moveToFront(entry.slot)
-        if let record = record(at: entry.slot) {
-            hits += 1
-            return .hit(record)
-        }
-        negativeHits += 1
-        return .negativeHit
+        if entry.isNegative { negativeHits += 1 } else { hits += 1 }
+    }
+
+    /// The categories an entry's record grants, as a mask over ``categories``; `nil` for a negative
+    /// entry and for a record that grants a category without a bit.
+    public func grantMask(of entry: FreshEntry) -> UInt64? {
+        let preferences = slots[Int(entry.slot)].preferences
+        guard preferences != Self.negative else { return nil }
+        return preferenceMasks[Int(preferences)]
+    }
+
+    /// The ``ConsentRecord/version`` of an entry's record (0 for a negative entry).
+    public func version(of entry: FreshEntry) -> Int64 {
+        slots[Int(entry.slot)].version
     }
 
     /// A fresh entry found by ``freshEntry(_:now:)``; valid until the cache next changes.
@@ -250,8 +283,8 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
         now: CacheInstant,
         using rng: inout some RandomNumberGenerator
     ) -> LookupOutcome {
-        if inFlight[key] == token {
-            inFlight[key] = nil
+        if inFlight[ByteIdentity(key)] == token {
+            inFlight[ByteIdentity(key)] = nil
             insert(key, record: record, now: now, using: &rng)
         }
         return record.map(LookupOutcome.fresh) ?? .unknown
@@ -262,10 +295,10 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     /// ``LookupOutcome/unavailable`` (an expired negative entry proves nothing). Should another fetch
     /// have refreshed the entry meanwhile, its fresh answer.
     public mutating func fetchFailed(_ key: Key, token: FetchToken, now: CacheInstant) -> LookupOutcome {
-        if inFlight[key] == token {
-            inFlight[key] = nil
+        if inFlight[ByteIdentity(key)] == token {
+            inFlight[ByteIdentity(key)] = nil
         }
-        guard let slot = find(key, hash: Self.hash(of: key)) else { return .unavailable }
+        guard let slot = find(key, hash: hash(of: key)) else { return .unavailable }
         let expiry = slots[Int(slot)].expiry
         let record = record(at: slot)
         if now.nanoseconds < expiry {
@@ -278,8 +311,8 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
 
     /// Forgets a key (its consent changed) and detaches its fetch in flight.
     public mutating func invalidate(_ key: Key) {
-        inFlight[key] = nil
-        guard let slot = removeFromTable(key, hash: Self.hash(of: key)) else { return }
+        inFlight[ByteIdentity(key)] = nil
+        guard let slot = removeFromTable(key, hash: hash(of: key)) else { return }
         unlink(slot)
         release(slot)
     }
@@ -295,6 +328,7 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
         preferenceUses.removeAll()
         preferenceIndex.removeAll()
         freePreferenceSets.removeAll()
+        preferenceMasks.removeAll()
         head = Self.none
         tail = Self.none
         freeList = Self.none
@@ -319,14 +353,14 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
 
     /// The bytes one entry takes in the index (a bucket, at the table's load factor of at most 3/4,
     /// and at least 3/8 once it has grown).
-    public static var bytesPerBucket: Int { MemoryLayout<UInt32>.stride }
+    public static var bytesPerBucket: Int { MemoryLayout<UInt64>.stride }
 
     /// Distinct preference sets held for the entries (tests).
     var preferenceSetsInUse: Int { preferenceIndex.count }
 
     /// When a key's entry expires, if it has one.
     public func expiry(of key: Key) -> CacheInstant? {
-        find(key, hash: Self.hash(of: key)).map { CacheInstant(nanoseconds: slots[Int($0)].expiry) }
+        find(key, hash: hash(of: key)).map { CacheInstant(nanoseconds: slots[Int($0)].expiry) }
     }
 
     /// The keys from the most to the least recently used.
@@ -396,10 +430,12 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
             index = free
             preferenceSets[Int(index)] = preferences
             preferenceUses[Int(index)] = 1
+            preferenceMasks[Int(index)] = categories.internGrantMask(preferences)
         } else {
             index = UInt32(preferenceSets.count)
             preferenceSets.append(preferences)
             preferenceUses.append(1)
+            preferenceMasks.append(categories.internGrantMask(preferences))
         }
         preferenceIndex[preferences] = index
         return index
@@ -418,7 +454,7 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     private mutating func insert(_ key: Key, record: ConsentRecord?, now: CacheInstant, using rng: inout some RandomNumberGenerator) {
         let ttl = record == nil ? configuration.negativeTTL : configuration.ttl
         let expiry = now.advanced(by: jittered(ttl, using: &rng)).nanoseconds
-        let hash = Self.hash(of: key)
+        let hash = self.hash(of: key)
         if let slot = find(key, hash: hash) {
             releaseRecord(of: slot)
             store(record, key: key, into: slot)
@@ -496,28 +532,43 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
     // MARK: Index (open addressing, linear probing)
 
     @inline(__always)
-    private static func hash(of key: Key) -> UInt32 {
-        UInt32(truncatingIfNeeded: key.hashValue)
+    private func hash(of key: Key) -> UInt32 {
+        key.withKeyBytes { ConsentCacheHash.of($0, seed: seed) }
     }
 
     /// The slot holding `key`, if any.
     @inline(__always)
     private func find(_ key: Key, hash: UInt32) -> Int32? {
-        bucket(of: key, hash: hash).map { Int32(table[$0] &- 1) }
+        bucket(of: key, hash: hash).map { Int32(Self.slot(of: table[$0])) }
     }
 
     /// The table bucket that points at `key`'s slot, if any (linear probing from the hash's home).
     @inline(__always)
     private func bucket(of key: Key, hash: UInt32) -> Int? {
+        key.withKeyBytes { bytes in
+            bucket(hash: hash, where: { $0.withKeyBytes { ConsentCacheHash.equal($0, bytes) } })
+        }
+    }
+
+    /// The table bucket of the entry with this hash whose key matches, if any.
+    @inline(__always)
+    private func bucket(hash: UInt32, where matches: (borrowing Key) -> Bool) -> Int? {
         guard !table.isEmpty else { return nil }
         let mask = table.count - 1
         var bucket = Int(hash) & mask
-        while true {
-            let entry = table[bucket]
-            if entry == 0 { return nil }
-            let slot = Int(entry &- 1)
-            if slots[slot].hash == hash && slots[slot].key == key { return bucket }
-            bucket = (bucket &+ 1) & mask
+        // Through the buffers: reading a key in place, without retaining it for the compare.
+        return table.withUnsafeBufferPointer { table in
+            slots.withUnsafeBufferPointer { slots in
+                while true {
+                    let entry = table[bucket]
+                    if entry == 0 { return nil }
+                    if Self.hash(of: entry) == hash {
+                        let slot = Self.slot(of: entry)
+                        if slots[slot].key != nil, matches(slots[slot].key.unsafelyUnwrapped) { return bucket }
+                    }
+                    bucket = (bucket &+ 1) & mask
+                }
+            }
         }
     }
 
@@ -526,21 +577,36 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
         let mask = table.count - 1
         var bucket = Int(hash) & mask
         while table[bucket] != 0 { bucket = (bucket &+ 1) & mask }
-        table[bucket] = UInt32(slot) &+ 1
+        table[bucket] = Self.entry(slot: slot, hash: hash)
+    }
+
+    @inline(__always)
+    private static func entry(slot: Int32, hash: UInt32) -> UInt64 {
+        UInt64(hash) << 32 | UInt64(UInt32(slot) &+ 1)
+    }
+
+    @inline(__always)
+    private static func slot(of entry: UInt64) -> Int {
+        Int(UInt32(truncatingIfNeeded: entry) &- 1)
+    }
+
+    @inline(__always)
+    private static func hash(of entry: UInt64) -> UInt32 {
+        UInt32(truncatingIfNeeded: entry >> 32)
     }
 
     /// Removes `key`'s bucket (shifting back the entries that probed past it); returns its slot.
     private mutating func removeFromTable(_ key: Key, hash: UInt32) -> Int32? {
         guard let bucket = bucket(of: key, hash: hash) else { return nil }
         let mask = table.count - 1
-        let found = Int32(table[bucket] &- 1)
+        let found = Int32(Self.slot(of: table[bucket]))
         var hole = bucket
         var next = bucket
         while true {
             next = (next &+ 1) & mask
             let entry = table[next]
             if entry == 0 { break }
-            let home = Int(slots[Int(entry &- 1)].hash) & mask
+            let home = Int(Self.hash(of: entry)) & mask
             // The entry at `next` may move into the hole unless its home lies cyclically in (hole, next].
             let stays = hole <= next ? (hole < home && home <= next) : (hole < home || home <= next)
             if !stays {
@@ -554,10 +620,10 @@ public struct ConsentCache<Key: Hashable & Sendable>: Sendable {
 
     private mutating func grow() {
         let size = max(16, table.count * 2)
-        var grown = [UInt32](repeating: 0, count: size)
+        var grown = [UInt64](repeating: 0, count: size)
         let mask = size - 1
         for entry in table where entry != 0 {
-            var bucket = Int(slots[Int(entry &- 1)].hash) & mask
+            var bucket = Int(Self.hash(of: entry)) & mask
             while grown[bucket] != 0 { bucket = (bucket &+ 1) & mask }
             grown[bucket] = entry
         }

@@ -137,6 +137,65 @@ public final class ConsentResolver: Sendable {
         return (userId ?? anonymousId, .unknown)
     }
 
+    /// The bits the cache gives these categories (``CategoryIDs``), `nil` for one it gives none: a
+    /// stamp that grants such a category grants something no cached record grants by mask.
+    /// A category's bit never changes once given.
+    public func categoryBits(_ categories: [String]) -> [UInt8?] {
+        state.withLock { state in categories.map { state.cache.categories.bit(of: $0) } }
+    }
+
+    /// What the cache alone answers now for each event's subject, by mask, without a record or a
+    /// `String` made: `nil` for an event the cache cannot answer that way (an id not fresh in the
+    /// cache, a record whose grants have no mask, or one that does not grant exactly what the stamp
+    /// grants); take those through ``cachedOutcomes(_:)`` or ``resolve(userId:anonymousId:)``.
+    ///
+    /// The rule is that of ``resolve(userId:anonymousId:)``, and the cache changes exactly as if each
+    /// answered event had been resolved, in order; an event not answered changes nothing.
+    public func cachedTruths(_ subjects: [SubjectBytes?], in body: UnsafeRawBufferPointer) -> [CachedTruth?] {
+        let now = self.now()
+        return state.withLock { state in
+            var truths: [CachedTruth?] = []
+            truths.reserveCapacity(subjects.count)
+            for subject in subjects {
+                truths.append(subject.flatMap { Self.cachedTruth($0, in: body, cache: &state.cache, now: now) })
+            }
+            return truths
+        }
+    }
+
+    private static func cachedTruth(
+        _ subject: SubjectBytes, in body: UnsafeRawBufferPointer, cache: inout ConsentCache<String>, now: CacheInstant
+    ) -> CachedTruth? {
+        func entry(_ range: Range<Int>) -> ConsentCache<String>.FreshEntry? {
+            cache.freshEntry(bytes: UnsafeRawBufferPointer(rebasing: body[range]), now: now)
+        }
+        // Which entries answer, before touching any (as in cachedOutcome).
+        var userEntry: ConsentCache<String>.FreshEntry?
+        if let userId = subject.userId {
+            guard let found = entry(userId) else { return nil }
+            userEntry = found
+        }
+        var anonymousEntry: ConsentCache<String>.FreshEntry?
+        if userEntry?.isNegative ?? true, let anonymousId = subject.anonymousId {
+            guard let found = entry(anonymousId) else { return nil }
+            anonymousEntry = found
+        }
+        if let userEntry, !userEntry.isNegative {
+            guard let grants = cache.grantMask(of: userEntry), grants == subject.stampGrants else { return nil }
+            cache.touch(userEntry)
+            return .record(grants: grants, version: cache.version(of: userEntry), subject: .userId)
+        }
+        if let anonymousEntry, !anonymousEntry.isNegative {
+            guard let grants = cache.grantMask(of: anonymousEntry), grants == subject.stampGrants else { return nil }
+            if let userEntry { cache.touch(userEntry) }
+            cache.touch(anonymousEntry)
+            return .record(grants: grants, version: cache.version(of: anonymousEntry), subject: .anonymousId)
+        }
+        if let userEntry { cache.touch(userEntry) }
+        if let anonymousEntry { cache.touch(anonymousEntry) }
+        return .unknown(subject: subject.userId != nil ? .userId : subject.anonymousId != nil ? .anonymousId : nil)
+    }
+
     /// Forgets a subject's cache entry (its consent changed); a fetch in flight is not cached.
     public func invalidate(subject: String) {
         state.withLock { $0.cache.invalidate(subject) }

@@ -113,6 +113,19 @@ public enum VerdictEngine {
         )
     }
 
+    /// Decides one event with a stamp against a fresh record, both known by the categories they grant
+    /// as masks over one ``CategoryIDs``, without comparing a name: when the masks are equal the stamp
+    /// grants exactly what the truth grants (an absent category counts as not granted on both sides),
+    /// so the verdict is `consistent`. Returns what ``decide(isPreferenceUpdate:stamp:lookup:gpc:policy:maxStaleGrant:)``
+    /// returns then; `nil` when the masks differ or `Sec-GPC: 1` denies categories, for the caller to
+    /// decide by name (a mismatch names its categories).
+    @inline(__always)
+    public static func decide(stampGrants: UInt64, truthGrants: UInt64, version: Int64, gpc: Bool, policy: ConsentPolicy) -> ConsentDecision? {
+        guard stampGrants == truthGrants, !gpc || policy.gpcCategories.isEmpty else { return nil }
+        let (decided, effective) = policy.actions(for: .consistent)
+        return ConsentDecision(verdict: .consistent, decided: decided, effective: effective, recordVersion: version)
+    }
+
     /// Decides one event; this overload lets a missing stamp be written as `nil`.
     public static func decide(
         isPreferenceUpdate: Bool,

@@ -18,9 +18,9 @@ import Testing
     }
 
     @Test func entriesAreSmall() {
-        // A 56-byte slot and a 4-byte bucket per entry, whatever the key.
+        // A 56-byte slot and an 8-byte bucket per entry, whatever the key.
         #expect(Cache.bytesPerSlot == 56)
-        #expect(Cache.bytesPerBucket == 4)
+        #expect(Cache.bytesPerBucket == 8)
     }
 
     /// Random inserts, hits, invalidations and evictions over a key space much larger than the

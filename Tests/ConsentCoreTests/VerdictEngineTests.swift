@@ -324,3 +324,53 @@ private let truth = record("u1", ["Advertising": false, "Analytics": true, "Func
         }
     }
 }
+
+/// ``VerdictEngine/decide(stampGrants:truthGrants:version:gpc:policy:)``: the comparison by mask must
+/// decide exactly as the comparison by name whenever it decides, and decline whenever that one does
+/// not find the stamp consistent.
+@Suite struct VerdictEngineMaskTests {
+    @Test(arguments: [1, 2, 3, 4] as [UInt64])
+    func agreesWithTheComparisonByName(seed: UInt64) {
+        var rng = SeededRNG(seed: seed)
+        let categories = ["Advertising", "Analytics", "DataSharing", "Functional", "Personalization"]
+        let policies = [
+            ConsentPolicy(), ConsentPolicy(compare: .noOvergrant), ConsentPolicy(mode: .shadow),
+            ConsentPolicy(onMismatch: .restamp), ConsentPolicy(compare: .noOvergrant, onMismatch: .restamp, gpcCategories: []),
+        ]
+        func randomEntries() -> [CategoryPreference] {
+            (0..<Int.random(in: 0...6, using: &rng)).map { _ in
+                CategoryPreference(category: categories.randomElement(using: &rng)!, granted: Bool.random(using: &rng))
+            }
+        }
+        var decidedByMask = 0
+        for _ in 0..<2_000 {
+            let truth = ConsentRecord(
+                subject: "u", preferences: randomEntries(), version: Int64.random(in: 1...99, using: &rng),
+                updatedAt: .init(timeIntervalSince1970: 0))
+            let stampEntries = randomEntries()
+            let policy = policies.randomElement(using: &rng)!
+            let gpc = Bool.random(using: &rng)
+            var ids = CategoryIDs()
+            guard let truthGrants = ids.internGrantMask(truth.preferences) else {
+                Issue.record("five categories always get bits")
+                return
+            }
+            let byName = VerdictEngine.decide(
+                isPreferenceUpdate: false, stamp: stampEntries, lookup: .fresh(truth), gpc: gpc, policy: policy, maxStaleGrant: window)
+            // A stamp granting a category without a bit has no mask (even if a later entry denies it
+            // again): it is compared by name.
+            guard let stampGrants = ids.grantMask(stampEntries) else { continue }
+            let byMask = VerdictEngine.decide(
+                stampGrants: stampGrants, truthGrants: truthGrants, version: truth.version, gpc: gpc, policy: policy)
+            if let byMask {
+                decidedByMask += 1
+                #expect(byMask == byName)
+            } else if (!gpc || policy.gpcCategories.isEmpty) && policy.compare == .exact {
+                // Declined without GPC: the grants differ, which `exact` calls a mismatch. (Under
+                // `no_overgrant` an under-grant is consistent but must be named, so it is declined too.)
+                #expect(byName.verdict != .consistent)
+            }
+        }
+        #expect(decidedByMask > 100)  // the comparison is exercised, not skipped
+    }
+}

@@ -52,9 +52,12 @@ final class ConsentEnforcer: Sendable {
         var lookedUp: [String?] = []
         lookedUp.reserveCapacity(subjects.count)
         var rejected = false
-        // Fast path: every subject the cache holds is answered under one lock, without suspending.
-        // Not when the batch holds a preference update, whose invalidation must reach later events.
-        let cached = cachedOutcomes(request, subjects: subjects)
+        // Fast paths, neither of which suspends: first the events the cache answers by mask (consistent
+        // stamps, unknown subjects), then, under one more lock, the other events whose subjects are
+        // cached. Not when the batch holds a preference update, whose invalidation must reach later events.
+        let hasPreferenceUpdate = subjects.contains { $0?.isPreferenceUpdate == true }
+        let truths = hasPreferenceUpdate ? [] : cachedTruths(request, subjects: subjects, body: body, gpc: gpc)
+        let cached = hasPreferenceUpdate ? [] : cachedOutcomes(request, subjects: subjects, body: body, answered: truths)
 
         for (index, subject) in subjects.enumerated() {
             guard let subject else {
@@ -63,24 +66,33 @@ final class ConsentEnforcer: Sendable {
                 lookedUp.append(nil)
                 continue
             }
-            if subject.isPreferenceUpdate {
-                // The user just changed their consent: whatever is cached for them is outdated.
-                if let userId = subject.userId { resolver.invalidate(subject: userId) }
-                if let anonymousId = subject.anonymousId { resolver.invalidate(subject: anonymousId) }
-            }
             let stamp = request.effectiveStamp(of: request.events[index]).map { request.entries(of: $0) }
             let subjectUsed: String?
-            let lookup: LookupOutcome
-            if let answer = cached[index] {
-                (subjectUsed, lookup) = answer
-            } else if policy.needsTruth(hasStamp: stamp != nil, isPreferenceUpdate: subject.isPreferenceUpdate) {
-                (subjectUsed, lookup) = await resolver.resolve(userId: subject.userId, anonymousId: subject.anonymousId)
+            let decision: ConsentDecision
+            if let (fast, choice) = decidedByMask(index < truths.count ? truths[index] : nil, stamp: stamp, gpc: gpc) {
+                decision = fast
+                // The id is only read for an audit record or the live view.
+                let named = decision.decided != .forward || feed.isWatched
+                subjectUsed = named ? choice.flatMap { choice in body.withBytes { subject.id(choice, in: $0) } } : nil
             } else {
-                (subjectUsed, lookup) = (subject.userId ?? subject.anonymousId, .unknown)
+                let ids = body.withBytes { subject.ids(in: $0) }
+                if subject.isPreferenceUpdate {
+                    // The user just changed their consent: whatever is cached for them is outdated.
+                    if let userId = ids.userId { resolver.invalidate(subject: userId) }
+                    if let anonymousId = ids.anonymousId { resolver.invalidate(subject: anonymousId) }
+                }
+                let lookup: LookupOutcome
+                if index < cached.count, let answer = cached[index] {
+                    (subjectUsed, lookup) = answer
+                } else if policy.needsTruth(hasStamp: stamp != nil, isPreferenceUpdate: subject.isPreferenceUpdate) {
+                    (subjectUsed, lookup) = await resolver.resolve(userId: ids.userId, anonymousId: ids.anonymousId)
+                } else {
+                    (subjectUsed, lookup) = (ids.userId ?? ids.anonymousId, .unknown)
+                }
+                decision = VerdictEngine.decide(
+                    isPreferenceUpdate: subject.isPreferenceUpdate, stamp: stamp, lookup: lookup,
+                    gpc: gpc, policy: policy, maxStaleGrant: maxStaleGrant)
             }
-            let decision = VerdictEngine.decide(
-                isPreferenceUpdate: subject.isPreferenceUpdate, stamp: stamp, lookup: lookup,
-                gpc: gpc, policy: policy, maxStaleGrant: maxStaleGrant)
             switch decision.effective {
             case .forward: edits.append(.keep)
             case .drop: edits.append(.drop)
@@ -104,6 +116,23 @@ final class ConsentEnforcer: Sendable {
         return Enforcement(edits: edits, rejected: rejected, decisions: decisions)
     }
 
+    /// The decision for an event the cache answered by mask, and which id named its subject.
+    private func decidedByMask(
+        _ truth: CachedTruth?, stamp: ArraySlice<CategoryPreference>?, gpc: Bool
+    ) -> (ConsentDecision, SubjectChoice?)? {
+        switch truth {
+        case nil:
+            return nil
+        case .record(let grants, let version, let subject):
+            let decision = VerdictEngine.decide(stampGrants: grants, truthGrants: grants, version: version, gpc: gpc, policy: policy)
+            return decision.map { ($0, subject) }
+        case .unknown(let subject):
+            let decision = VerdictEngine.decide(
+                isPreferenceUpdate: false, stamp: stamp, lookup: .unknown, gpc: gpc, policy: policy, maxStaleGrant: maxStaleGrant)
+            return (decision, subject)
+        }
+    }
+
     /// Counts every event and feeds the newest decisions to the live view.
     private func observe(
         _ request: ScannedRequest, decisions: [ConsentDecision?], subjects: [String?], body: RequestBytes, rejected: Bool
@@ -114,7 +143,7 @@ final class ConsentEnforcer: Sendable {
         for decision in decisions {
             // In a rejected request nothing is forwarded: every event's action is reject.
             let action: ConsentAction = rejected ? .reject : (decision?.effective ?? .drop)
-            counted.append(metrics.event(verdict: decision?.verdict, action: action))
+            counted.append(GatewayMetrics.eventIndexes(verdict: decision?.verdict, action: action))
             if let decision {
                 if !decision.over.isEmpty || !decision.under.isEmpty, case .mismatch = decision.verdict {
                     metrics.mismatch(over: decision.over, under: decision.under)
@@ -122,6 +151,7 @@ final class ConsentEnforcer: Sendable {
                 if decision.verdict == .storeUnavailable { unavailable += 1 }
             }
         }
+        metrics.events(counted)
         if unavailable > 0 { storeWarning.emit(["store": "\(resolver.store.kind)", "events": "\(unavailable)"]) }
 
         guard feed.isWatched else {
@@ -150,19 +180,54 @@ final class ConsentEnforcer: Sendable {
         feed.record(entries, counted: counted)
     }
 
-    /// What the cache alone answers now for each event that needs its subject's truth (`nil` elsewhere,
-    /// and for every event of a batch that holds a preference update).
-    private func cachedOutcomes(_ request: ScannedRequest, subjects: [EventSubject?]) -> [(subject: String?, outcome: LookupOutcome)?] {
-        guard !subjects.contains(where: { $0?.isPreferenceUpdate == true }) else {
-            return Array(repeating: nil, count: subjects.count)
+    /// What the cache answers by mask for each event with a stamp (see ``ConsentResolver/cachedTruths(_:in:)``);
+    /// `nil` for the others, and none at all when `Sec-GPC: 1` denies categories (those compare by name).
+    private func cachedTruths(_ request: ScannedRequest, subjects: [EventSubject?], body: RequestBytes, gpc: Bool) -> [CachedTruth?] {
+        guard !gpc || policy.gpcCategories.isEmpty else { return [] }
+        // The distinct categories of the request's stamps (a handful) and, per stamp entry, which one it is.
+        var names: [String] = []
+        var nameOfEntry: [UInt8] = []
+        nameOfEntry.reserveCapacity(request.preferences.count)
+        for entry in request.preferences {
+            if let known = names.firstIndex(of: entry.category) {
+                nameOfEntry.append(UInt8(known))
+            } else {
+                guard names.count < CategoryIDs.capacity else { return [] }
+                nameOfEntry.append(UInt8(names.count))
+                names.append(entry.category)
+            }
         }
-        return resolver.cachedOutcomes(
+        let bits = names.isEmpty ? [] : resolver.categoryBits(names)
+        var lookups: [SubjectBytes?] = []
+        lookups.reserveCapacity(subjects.count)
+        for (index, subject) in subjects.enumerated() {
+            guard let subject, let stamp = request.effectiveStamp(of: request.events[index]), let bytes = subject.bytes,
+                let grants = CategoryIDs.grantMask(
+                    request.preferences[stamp.entries].indices.lazy.map { (bits[Int(nameOfEntry[$0])], request.preferences[$0].granted) })
+            else {
+                lookups.append(nil)
+                continue
+            }
+            lookups.append(SubjectBytes(userId: bytes.userId, anonymousId: bytes.anonymousId, stampGrants: grants))
+        }
+        return body.withBytes { resolver.cachedTruths(lookups, in: $0) }
+    }
+
+    /// What the cache alone answers now for each event that needs its subject's truth and was not
+    /// `answered` by mask (`nil` elsewhere).
+    private func cachedOutcomes(
+        _ request: ScannedRequest, subjects: [EventSubject?], body: RequestBytes, answered: [CachedTruth?]
+    ) -> [(subject: String?, outcome: LookupOutcome)?] {
+        let pairs: [(userId: String?, anonymousId: String?)?] = body.withBytes { bytes in
             subjects.enumerated().map { index, subject in
-                guard let subject else { return nil }
+                guard let subject, index >= answered.count || answered[index] == nil else { return nil }
                 let hasStamp = request.effectiveStamp(of: request.events[index]) != nil
                 guard policy.needsTruth(hasStamp: hasStamp, isPreferenceUpdate: false) else { return nil }
-                return (subject.userId, subject.anonymousId)
-            })
+                return subject.ids(in: bytes)
+            }
+        }
+        guard pairs.contains(where: { $0 != nil }) else { return [] }
+        return resolver.cachedOutcomes(pairs)
     }
 
     /// A record for every event that was not forwarded unchanged (in shadow mode: would not have been).

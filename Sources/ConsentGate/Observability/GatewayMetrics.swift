@@ -85,13 +85,21 @@ final class GatewayMetrics: Sendable {
         requests[routeIndex][Self.statusIndex(status)].increment()
     }
 
-    /// Counts one event; returns its (verdict, action) indexes for the decision feed.
-    @discardableResult
-    func event(verdict: Verdict?, action: ConsentAction) -> (verdict: Int, action: Int) {
-        let verdictIndex = verdict.map(Self.verdictIndex) ?? Self.verdicts.count - 1
-        let actionIndex = Self.actionIndex(action)
-        events[verdictIndex][actionIndex].increment()
-        return (verdictIndex, actionIndex)
+    /// The (verdict, action) indexes of one event, for ``events(_:)`` and the decision feed.
+    static func eventIndexes(verdict: Verdict?, action: ConsentAction) -> (verdict: Int, action: Int) {
+        (verdict.map(Self.verdictIndex) ?? Self.verdicts.count - 1, Self.actionIndex(action))
+    }
+
+    /// Counts a request's events: one increment per (verdict, action) that occurs, not one per event,
+    /// since every increment is an atomic write to a counter both event loops share.
+    func events(_ counted: [(verdict: Int, action: Int)]) {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.verdicts.count * Self.actions.count) { tally in
+            tally.initialize(repeating: 0)
+            for item in counted { tally[item.verdict * Self.actions.count + item.action] += 1 }
+            for (cell, count) in tally.enumerated() where count > 0 {
+                events[cell / Self.actions.count][cell % Self.actions.count].increment(by: Int64(count))
+            }
+        }
     }
 
     static func verdictIndex(_ verdict: Verdict) -> Int {
@@ -105,8 +113,14 @@ final class GatewayMetrics: Sendable {
         }
     }
 
+    /// The index of an action in ``actions`` (`ConsentAction.allCases` order), without making the array.
     static func actionIndex(_ action: ConsentAction) -> Int {
-        ConsentAction.allCases.firstIndex(of: action) ?? 0
+        switch action {
+        case .forward: 0
+        case .drop: 1
+        case .restamp: 2
+        case .reject: 3
+        }
     }
 
     func mismatch(over: [String], under: [String]) {
