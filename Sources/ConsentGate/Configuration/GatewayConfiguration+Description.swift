@@ -35,6 +35,7 @@ extension GatewayConfiguration {
         lines.append("  connect_timeout_seconds: \(upstream.connectTimeoutSeconds)")
         lines.append("  max_connections: \(upstream.maxConnections)")
         lines.append("  retry_after_seconds: \(upstream.retryAfterSeconds)")
+        lines.append("  gzip_level: \(upstream.gzipLevel)")
         lines.append("admin:")
         lines.append("  host: \(quoted(admin.host))")
         lines.append("  port: \(admin.port)")

@@ -65,6 +65,7 @@ extension GatewayConfiguration {
             "upstream.connect_timeout_seconds", default: config.upstream.connectTimeoutSeconds, in: 0.05...300)
         config.upstream.maxConnections = try values.int("upstream.max_connections", default: config.upstream.maxConnections, in: 1...4096)
         config.upstream.retryAfterSeconds = try values.int("upstream.retry_after_seconds", default: config.upstream.retryAfterSeconds, in: 0...3600)
+        config.upstream.gzipLevel = try values.int("upstream.gzip_level", default: config.upstream.gzipLevel, in: 1...12)
 
         config.admin.host = try values.string("admin.host", default: config.admin.host)
         config.admin.port = try values.int("admin.port", default: config.admin.port, in: 0...65535)

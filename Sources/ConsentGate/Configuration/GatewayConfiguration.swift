@@ -72,6 +72,10 @@ public struct GatewayConfiguration: Sendable, Hashable {
         public var maxConnections = 64
         /// `Retry-After` sent to clients when the upstream fails or times out.
         public var retryAfterSeconds = 5
+        /// The gzip level (libdeflate, 1–12) of a body re-encoded because enforcement dropped or restamped
+        /// events; an unchanged body goes on as it came. 1 compresses a 75 KB batch about twice as fast
+        /// as 6, for a body about 15 % larger, and every batch with one mismatch pays it.
+        public var gzipLevel = 1
 
         public init() {}
     }

@@ -15,6 +15,8 @@ struct IngressResponder: HTTPResponder {
         var writeKeys: Set<String>
         var cors: CORS
         var retryAfterSeconds: Int
+        /// `upstream.gzip_level`: for a gzip body re-encoded after enforcement changed it.
+        var gzipLevel: Int32 = 1
         var bodyTimeout: Duration = .seconds(30)
         /// How long the rest of an oversized body is read and discarded before its connection closes.
         var oversizedBodyLinger: Duration = .seconds(5)
@@ -189,7 +191,7 @@ struct IngressResponder: HTTPResponder {
                 forwarded = ByteBuffer(bytes: encoded)
                 contentEncoding = nil
             } else {
-                forwarded = encoded.withUnsafeBytes { ByteBuffer(bytes: Gzip.compress($0)) }
+                forwarded = encoded.withUnsafeBytes { ByteBuffer(bytes: Gzip.compress($0, level: settings.gzipLevel)) }
                 contentEncoding = "gzip"
             }
         }

@@ -90,6 +90,7 @@ public struct Gateway: Sendable {
                 writeKeys: Set(configuration.ingress.writeKeys),
                 cors: CORS(allowedOrigins: configuration.ingress.corsAllowedOrigins),
                 retryAfterSeconds: configuration.upstream.retryAfterSeconds,
+                gzipLevel: Int32(configuration.upstream.gzipLevel),
                 bodyTimeout: .milliseconds(Int64(configuration.ingress.bodyTimeoutSeconds * 1000)),
                 maxInflightRequests: configuration.ingress.maxInflightRequests
             ),
