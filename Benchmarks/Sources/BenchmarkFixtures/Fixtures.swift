@@ -218,6 +218,43 @@ public func decideEvents(
     return forwarded
 }
 
+/// The enforcer's fast path for a batch: each event's stamp as a mask over the cache's category bits,
+/// its ids read in place from `body`, answered by ``ConsentResolver/cachedTruths(_:in:)`` under one
+/// lock, consistent stamps decided by mask. Returns how many events would be forwarded and how many
+/// the cache could not answer that way (those take ``decideEvents(_:scanned:resolver:policy:)``).
+public func decideEventsByMask(
+    scanned: ScannedRequest, body: UnsafeRawBufferPointer, resolver: ConsentResolver, policy: ConsentPolicy
+) -> (forwarded: Int, unanswered: Int) {
+    var names: [String] = []
+    let nameOfEntry: [Int] = scanned.preferences.map { entry in
+        if let known = names.firstIndex(of: entry.category) { return known }
+        names.append(entry.category)
+        return names.count - 1
+    }
+    let bits = resolver.categoryBits(names)
+    func content(_ ref: ValueRef?) -> Range<Int>? {
+        ref.map { $0.kind == .string ? ($0.range.lowerBound + 1)..<($0.range.upperBound - 1) : $0.range }
+    }
+    let lookups: [SubjectBytes?] = scanned.events.map { event in
+        guard let stamp = scanned.effectiveStamp(of: event),
+            let grants = CategoryIDs.grantMask(stamp.entries.lazy.map { (bits[nameOfEntry[$0]], scanned.preferences[$0].granted) })
+        else { return nil }
+        return SubjectBytes(userId: content(event.userId), anonymousId: content(event.anonymousId), stampGrants: grants)
+    }
+    var forwarded = 0
+    var unanswered = 0
+    for truth in resolver.cachedTruths(lookups, in: body) {
+        guard case .record(let grants, let version, _) = truth,
+            let decision = VerdictEngine.decide(stampGrants: grants, truthGrants: grants, version: version, gpc: false, policy: policy)
+        else {
+            unanswered += 1
+            continue
+        }
+        if decision.effective == .forward { forwarded += 1 }
+    }
+    return (forwarded, unanswered)
+}
+
 extension Fixture {
     /// A resolver over the fixture's 100 subjects with a cache large and long-lived enough to stay warm.
     public static func resolver() -> ConsentResolver {
