@@ -15,6 +15,11 @@ public struct ConsentCacheConfiguration: Sendable, Hashable {
     /// The relative spread of each entry's lifetime: a TTL `t` becomes uniform in `t × [1 − j, 1 + j]`,
     /// so entries filled together do not expire together. Clamped to `0...1`.
     public var jitter: Double
+    /// How loosely the LRU order is kept, as a fraction of ``capacity``: an entry used again within
+    /// `lruSlack × capacity` moves to the front of other entries is not moved again (it is among the
+    /// most recently used already, and each move is two cache misses on its neighbours). It can then
+    /// be evicted that many insertions early. 0 keeps the exact order. Clamped to `0...1`.
+    public var lruSlack: Double
 
     /// The settings; the defaults are those of the configuration file.
     public init(
@@ -22,13 +27,15 @@ public struct ConsentCacheConfiguration: Sendable, Hashable {
         ttl: Duration = .seconds(300),
         negativeTTL: Duration = .seconds(60),
         maxStaleGrant: Duration = .seconds(30),
-        jitter: Double = 0.1
+        jitter: Double = 0.1,
+        lruSlack: Double = 0.125
     ) {
         self.capacity = capacity
         self.ttl = ttl
         self.negativeTTL = negativeTTL
         self.maxStaleGrant = maxStaleGrant
         self.jitter = jitter
+        self.lruSlack = lruSlack
     }
 }
 
@@ -53,7 +60,8 @@ public struct ConsentCacheStatistics: Sendable, Hashable {
     public init() {}
 }
 
-/// The consent cache as a value-type state machine: LRU with a capacity, TTLs with jitter,
+/// The consent cache as a value-type state machine: LRU with a capacity (its order kept loosely among
+/// the most recently used, see ``ConsentCacheConfiguration/lruSlack``), TTLs with jitter,
 /// negative entries, single-flight fetches and stale records for store outages.
 ///
 /// It performs no I/O, reads no clock and takes no lock: every operation takes `now` and returns
@@ -108,8 +116,8 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
         var version: Int64
         /// The record's ``ConsentRecord/updatedAt``.
         var updatedAt: Date
-        /// The key's hash, truncated: lets the table grow without hashing keys again.
-        var hash: UInt32
+        /// ``ConsentCache/moves`` when the entry last went to the front of the LRU list.
+        var movedAt: UInt32
         /// The index of the record's preference set; ``ConsentCache/negative`` for a negative entry.
         var preferences: UInt32
         /// Towards the most recently used entry; on the free list, unused.
@@ -133,6 +141,8 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
     private var head: Int32 = none
     /// The least recently used entry: evicted first.
     private var tail: Int32 = none
+    /// Moves to the front of the LRU list so far (wrapping).
+    private var moves: UInt32 = 0
     private var freeList: Int32 = none
     private var inFlight: [ByteIdentity<Key>: FetchToken] = [:]
     private var nextToken: UInt64 = 0
@@ -152,6 +162,8 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
     public let configuration: Configuration
     /// The key of ``ConsentCacheHash``, drawn per cache.
     private let seed = UInt64.random(in: .min ... .max)
+    /// Moves within which a used entry stays where it is (``Configuration/lruSlack``).
+    private let slack: UInt32
     /// See ``ConsentCacheStatistics/hits``.
     public private(set) var hits = 0
     /// See ``ConsentCacheStatistics/misses``.
@@ -168,6 +180,8 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
     /// An empty cache.
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
+        let capacity = min(max(configuration.capacity, 0), Int(Int32.max) - 1)
+        self.slack = UInt32(Double(capacity) * min(max(configuration.lruSlack, 0), 1))
     }
 
     /// The most entries the cache holds (the configured capacity, clamped to `0...Int32.max - 1`).
@@ -459,19 +473,20 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
             releaseRecord(of: slot)
             store(record, key: key, into: slot)
             slots[Int(slot)].expiry = expiry
-            moveToFront(slot)
+            moveToFront(slot, always: true)
             return
         }
         guard capacity > 0 else { return }
         if live >= capacity {
             let victim = tail
-            _ = removeFromTable(slots[Int(victim)].key!, hash: slots[Int(victim)].hash)
+            let victimKey = slots[Int(victim)].key!
+            _ = removeFromTable(victimKey, hash: self.hash(of: victimKey))
             unlink(victim)
             release(victim)
             evictions += 1
         }
         let entry = Slot(
-            key: key, expiry: expiry, version: 0, updatedAt: Date(timeIntervalSince1970: 0), hash: hash,
+            key: key, expiry: expiry, version: 0, updatedAt: Date(timeIntervalSince1970: 0), movedAt: 0,
             preferences: Self.negative, previous: Self.none, next: Self.none)
         let slot: Int32
         if freeList != Self.none {
@@ -500,13 +515,15 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
     private mutating func release(_ slot: Int32) {
         releaseRecord(of: slot)
         slots[Int(slot)] = Slot(
-            key: nil, expiry: 0, version: 0, updatedAt: Date(timeIntervalSince1970: 0), hash: 0, preferences: Self.negative,
+            key: nil, expiry: 0, version: 0, updatedAt: Date(timeIntervalSince1970: 0), movedAt: 0, preferences: Self.negative,
             previous: Self.none, next: freeList)
         freeList = slot
         live -= 1
     }
 
     private mutating func linkFront(_ slot: Int32) {
+        moves &+= 1
+        slots[Int(slot)].movedAt = moves
         slots[Int(slot)].previous = Self.none
         slots[Int(slot)].next = head
         if head != Self.none { slots[Int(head)].previous = slot }
@@ -523,8 +540,11 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
         slots[Int(slot)].next = Self.none
     }
 
-    private mutating func moveToFront(_ slot: Int32) {
+    /// Makes an entry the most recently used; unless `always`, not when it went to the front within
+    /// the last ``slack`` moves (fewer than that many entries are ahead of it).
+    private mutating func moveToFront(_ slot: Int32, always: Bool = false) {
         guard slot != head else { return }
+        guard always || moves &- slots[Int(slot)].movedAt >= slack else { return }
         unlink(slot)
         linkFront(slot)
     }

@@ -28,7 +28,7 @@ import Testing
     @Test(arguments: [11 as UInt64, 12, 13])
     func manyKeysMatchAReferenceModel(seed: UInt64) {
         let capacity = 300
-        var cache = Cache(configuration: .init(capacity: capacity, ttl: .seconds(1_000), negativeTTL: .seconds(1_000), jitter: 0))
+        var cache = Cache(configuration: .init(capacity: capacity, ttl: .seconds(1_000), negativeTTL: .seconds(1_000), jitter: 0, lruSlack: 0))
         var rng = SeededRNG(seed: seed)
         var chooser = SeededRNG(seed: seed &* 17)
         var recency: [String] = []  // most recent first

@@ -8,7 +8,7 @@ private typealias Cache = ConsentCache<String>
 private let t0 = CacheInstant.zero
 
 private func exact(capacity: Int = 100, ttl: Duration = .seconds(300), negativeTTL: Duration = .seconds(60)) -> Cache {
-    Cache(configuration: .init(capacity: capacity, ttl: ttl, negativeTTL: negativeTTL, jitter: 0))
+    Cache(configuration: .init(capacity: capacity, ttl: ttl, negativeTTL: negativeTTL, jitter: 0, lruSlack: 0))
 }
 
 /// Looks up a key expecting a fetch, then reports the fetch's answer.
@@ -35,7 +35,28 @@ private func fill(
         #expect(configuration.negativeTTL == .seconds(60))
         #expect(configuration.maxStaleGrant == .seconds(30))
         #expect(configuration.jitter == 0.1)
+        #expect(configuration.lruSlack == 0.125)
         #expect(Cache.Configuration() == configuration)
+    }
+
+    @Test func anEntryUsedWithinTheSlackStaysWhereItIs() {
+        // Capacity 16 at slack 1/4: an entry used again within 4 moves to the front is not moved.
+        var cache = Cache(configuration: .init(capacity: 16, jitter: 0, lruSlack: 0.25))
+        var rng = SeededRNG()
+        for key in ["a", "b", "c", "d", "e", "f"] { fill(&cache, key, record(key, ["Analytics": true]), rng: &rng) }
+        #expect(cache.keysByRecency() == ["f", "e", "d", "c", "b", "a"])
+        // "c" went to the front 3 moves ago: a hit leaves it in place, yet counts.
+        _ = cache.lookup("c", now: t0)
+        #expect(cache.keysByRecency() == ["f", "e", "d", "c", "b", "a"])
+        #expect(cache.statistics.hits == 1)
+        // "b" went to the front 4 moves ago: it moves.
+        _ = cache.lookup("b", now: t0)
+        #expect(cache.keysByRecency() == ["b", "f", "e", "d", "c", "a"])
+        // And the order is exact again once the slack is 0.
+        var exact = exact(capacity: 16)
+        for key in ["a", "b", "c"] { fill(&exact, key, record(key, ["Analytics": true]), rng: &rng) }
+        _ = exact.lookup("b", now: t0)
+        #expect(exact.keysByRecency() == ["b", "c", "a"])
     }
 
     @Test func slotsAreSmall() {
