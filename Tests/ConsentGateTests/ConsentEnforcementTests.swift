@@ -209,4 +209,50 @@ struct ConsentEnforcementTests {
             #expect(received13 == TestEvents.batch([cached], extra: ""))
         }
     }
+
+    /// The first post resolves every subject through the store (the path by name); the second finds
+    /// them cached and decides by mask, reading ids in place. Both must forward and audit the same.
+    @Test(arguments: [false, true])
+    func theCachedPathDecidesAsTheStorePath(gpc: Bool) async throws {
+        try await withSeededGateway { harness in
+            let events = [
+                TestEvents.track(userId: "alice", messageId: "m-1", stamp: Self.aliceTruth),
+                TestEvents.track(userId: "alice", messageId: "m-2", stamp: ["Advertising": true, "Analytics": true]),
+                // "alice" spelled with an escape: decoded first, then the same subject.
+                TestEvents.track(userId: "alice", messageId: "m-3", stamp: Self.aliceTruth)
+                    .replacingOccurrences(of: #""userId":"alice""#, with: #""userId":"\u0061lice""#),
+                TestEvents.track(userId: "carol", messageId: "m-4", stamp: ["Analytics": true]),
+                TestEvents.track(userId: nil, anonymousId: "bob", messageId: "m-5", stamp: Self.bobTruth),
+                TestEvents.track(userId: "carol", anonymousId: "bob", messageId: "m-6", stamp: Self.bobTruth),
+                TestEvents.track(userId: "bob", messageId: "m-7", stamp: ["Analytics": true, "Advertising": true, "Unheard": false]),
+                TestEvents.track(userId: "bob", messageId: "m-8", stamp: ["Analytics": true, "Advertising": true, "Unheard": true]),
+            ]
+            let headers = gpc ? [("Sec-GPC", "1")] : []
+            let byStore = try await forwarded(harness, events, headers: headers)
+            let auditedByStore = harness.auditRecords.map(Self.decisionFields)
+            let hitsBefore = try await Self.cacheHits(harness)
+            let byCache = try await forwarded(harness, events, headers: headers)
+            let audited = harness.auditRecords.map(Self.decisionFields)
+            #expect(byCache == byStore)
+            #expect(Array(audited.dropFirst(auditedByStore.count)) == auditedByStore)
+            let hitsAfter = try await Self.cacheHits(harness)
+            // Every subject of the second post was cached: 7 records (carol's entry says "unknown").
+            #expect(hitsAfter == hitsBefore + 7, "the second post was answered by the cache")
+            if !gpc {
+                let expected = [events[0], events[2], events[4], events[5], events[6]]
+                #expect(byStore == TestEvents.batch(expected, extra: ""))
+                #expect(auditedByStore.map { $0[1] } == ["m-2", "m-4", "m-8"])
+            }
+        }
+    }
+
+    private static func cacheHits(_ harness: GatewayHarness) async throws -> Double {
+        let reply = try await harness.send(harness.admin + "/metrics", body: nil, headers: [], method: .GET)
+        return ObservabilityTests.samples(reply.body)[#"consentgate_cache_lookups_total{result="hit"}"#] ?? 0
+    }
+
+    /// What an audit record says of a decision (its time and request id differ between posts).
+    private static func decisionFields(_ record: [String: Any]) -> [String] {
+        ["verdict", "message_id", "action", "subject", "over", "under", "record_version"].map { "\(record[$0] ?? "-")" }
+    }
 }
