@@ -124,10 +124,27 @@ enum MemberKey: UInt8 {
 }
 
 /// Whether the bytes at `p` start with `name` (the caller has checked the length).
+///
+/// Word loads, the last one overlapping the one before: `name` is a constant, so each load of it
+/// folds into an immediate and a key costs one or two compares instead of a loop over its bytes.
 @inline(__always)
 private func bytesEqual(_ p: UnsafePointer<UInt8>, _ name: StaticString) -> Bool {
-    let expected = name.utf8Start
-    for i in 0..<name.utf8CodeUnitCount where p[i] != expected[i] { return false }
+    let key = UnsafeRawPointer(p)
+    let expected = UnsafeRawPointer(name.utf8Start)
+    let count = name.utf8CodeUnitCount
+    func same<T: FixedWidthInteger>(_ offset: Int, _: T.Type) -> Bool {
+        key.loadUnaligned(fromByteOffset: offset, as: T.self) == expected.loadUnaligned(fromByteOffset: offset, as: T.self)
+    }
+    if count >= 8 {
+        var i = 0
+        while i &+ 8 < count {
+            guard same(i, UInt64.self) else { return false }
+            i &+= 8
+        }
+        return same(count &- 8, UInt64.self)
+    }
+    if count >= 4 { return same(0, UInt32.self) && same(count &- 4, UInt32.self) }
+    for i in 0..<count where p[i] != name.utf8Start[i] { return false }
     return true
 }
 
@@ -281,6 +298,13 @@ struct RequestScanner {
         let content = base + range.lowerBound + 1
         let count = range.count - 2
         guard escaped else { return MemberKey(content, count: count) }
+        return Self.escapedKey(content, count: count)
+    }
+
+    /// Classifies a key that holds escapes, after decoding them. Out of line: it is rare, and its
+    /// stack buffer would cost every inlined ``readKey()`` a stack-protector check.
+    @inline(never)
+    private static func escapedKey(_ content: UnsafePointer<UInt8>, count: Int) -> MemberKey {
         guard count <= MemberKey.longestEscaped else { return .other }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { buffer in
             guard let out = buffer.baseAddress else { return .other }
