@@ -195,6 +195,10 @@ struct RequestScanner {
     /// Category keys already decoded in this request (unescaped ones, at most 32): a batch repeats the
     /// same few categories in every event, so each costs one String per request, not one per event.
     private var categoryCache: [CachedCategory]
+    /// Valid stamps already read in this request (at most 8): the events of a batch mostly carry a few
+    /// identical stamps, and a stamp byte for byte equal to one of them is the same valid object with
+    /// the same entries, so it is matched with a compare instead of being parsed again.
+    private var stampCache: [CachedStamp]
 
     init(cursor: JSONCursor, body: UnsafeRawBufferPointer, limits: WireLimits, request: ScannedRequest) {
         self.cursor = cursor
@@ -202,6 +206,14 @@ struct RequestScanner {
         self.limits = limits
         self.request = request
         self.categoryCache = []
+        self.stampCache = []
+    }
+
+    private struct CachedStamp {
+        /// The stamp object's bytes, braces included.
+        var range: Range<Int>
+        /// Its entries in ``ScannedRequest/preferences``.
+        var entries: Range<Int>
     }
 
     private struct CachedCategory {
@@ -616,6 +628,12 @@ struct RequestScanner {
     private mutating func scanPreferences(depth: Int) throws(WireError) -> (ConsentStamp?, EventDefect?) {
         let start = cursor.pos
         let first = request.preferences.count
+        // A stamp has no nested containers, so it fits at this depth exactly when `openObject` would accept it.
+        if depth < limits.maxDepth, let cached = cachedStamp(at: start) {
+            for entry in cached.entries { request.preferences.append(request.preferences[entry]) }
+            cursor.pos = start + cached.range.count
+            return (ConsentStamp(range: start..<cursor.pos, entries: first..<request.preferences.count), nil)
+        }
         if request.preferences.capacity == 0 {
             request.preferences.reserveCapacity(min(4096, request.events.capacity * 4 + 8))
         }
@@ -654,7 +672,18 @@ struct RequestScanner {
             request.preferences.removeSubrange(first...)
             return (nil, defect)
         }
+        if stampCache.count < 8 {
+            stampCache.append(CachedStamp(range: start..<cursor.pos, entries: first..<request.preferences.count))
+        }
         return (ConsentStamp(range: start..<cursor.pos, entries: first..<request.preferences.count), nil)
+    }
+
+    /// The cached stamp whose bytes are also the bytes at `start`, if any.
+    private func cachedStamp(at start: Int) -> CachedStamp? {
+        for cached in stampCache where cached.range.count <= cursor.end - start {
+            if JSONCursor.bytesEqual(base + cached.range.lowerBound, base + start, count: cached.range.count) { return cached }
+        }
+        return nil
     }
 
     /// A category key, decoded: from the cache when the same bytes were seen before in this request.
