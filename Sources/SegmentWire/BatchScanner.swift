@@ -51,14 +51,19 @@ public struct BatchScanner: Sendable {
             (kinds) throws(WireError) -> ScannedRequest in
             guard let kindsBase = kinds.baseAddress else { throw WireError(.invalidJSON, "empty body") }
             kinds.initialize(repeating: 0)
-            var scanner = RequestScanner(
-                cursor: JSONCursor(base: base, count: body.count, maxDepth: limits.maxDepth, kinds: kindsBase),
-                body: body,
-                limits: limits,
-                request: ScannedRequest(route: route)
-            )
-            try scanner.scanDocument()
-            return scanner.request
+            // The stamp cache lives on the stack too: a scan allocates nothing for it.
+            return try withUnsafeTemporaryAllocation(of: CachedStamp.self, capacity: RequestScanner.stampCacheSize) {
+                (stamps) throws(WireError) -> ScannedRequest in
+                var scanner = RequestScanner(
+                    cursor: JSONCursor(base: base, count: body.count, maxDepth: limits.maxDepth, kinds: kindsBase),
+                    body: body,
+                    limits: limits,
+                    request: ScannedRequest(route: route),
+                    stampCache: stamps
+                )
+                try scanner.scanDocument()
+                return scanner.request
+            }
         }
     }
 
@@ -164,6 +169,14 @@ extension EventType {
     }
 }
 
+/// A valid consent stamp already read in a request, for ``RequestScanner``'s stamp cache.
+struct CachedStamp {
+    /// The stamp object's bytes, braces included.
+    var range: Range<Int>
+    /// Its entries in ``ScannedRequest/preferences``.
+    var entries: Range<Int>
+}
+
 /// What a `context` object holds on the consent path.
 struct ConsentPath {
     var context: ObjectRef
@@ -195,25 +208,24 @@ struct RequestScanner {
     /// Category keys already decoded in this request (unescaped ones, at most 32): a batch repeats the
     /// same few categories in every event, so each costs one String per request, not one per event.
     private var categoryCache: [CachedCategory]
-    /// Valid stamps already read in this request (at most 8): the events of a batch mostly carry a few
-    /// identical stamps, and a stamp byte for byte equal to one of them is the same valid object with
-    /// the same entries, so it is matched with a compare instead of being parsed again.
-    private var stampCache: [CachedStamp]
+    /// Valid stamps already read in this request (the first ``stampCacheSize``; `stampCount` of the
+    /// slots are filled): the events of a batch mostly carry a few identical stamps, and a stamp byte
+    /// for byte equal to one of them is the same valid object with the same entries, so it is matched
+    /// with a compare instead of being parsed again.
+    private let stampCache: UnsafeMutableBufferPointer<CachedStamp>
+    private var stampCount = 0
+    static let stampCacheSize = 8
 
-    init(cursor: JSONCursor, body: UnsafeRawBufferPointer, limits: WireLimits, request: ScannedRequest) {
+    init(
+        cursor: JSONCursor, body: UnsafeRawBufferPointer, limits: WireLimits, request: ScannedRequest,
+        stampCache: UnsafeMutableBufferPointer<CachedStamp>
+    ) {
         self.cursor = cursor
         self.body = body
         self.limits = limits
         self.request = request
         self.categoryCache = []
-        self.stampCache = []
-    }
-
-    private struct CachedStamp {
-        /// The stamp object's bytes, braces included.
-        var range: Range<Int>
-        /// Its entries in ``ScannedRequest/preferences``.
-        var entries: Range<Int>
+        self.stampCache = stampCache
     }
 
     private struct CachedCategory {
@@ -672,15 +684,16 @@ struct RequestScanner {
             request.preferences.removeSubrange(first...)
             return (nil, defect)
         }
-        if stampCache.count < 8 {
-            stampCache.append(CachedStamp(range: start..<cursor.pos, entries: first..<request.preferences.count))
+        if stampCount < stampCache.count {
+            stampCache[stampCount] = CachedStamp(range: start..<cursor.pos, entries: first..<request.preferences.count)
+            stampCount += 1
         }
         return (ConsentStamp(range: start..<cursor.pos, entries: first..<request.preferences.count), nil)
     }
 
     /// The cached stamp whose bytes are also the bytes at `start`, if any.
     private func cachedStamp(at start: Int) -> CachedStamp? {
-        for cached in stampCache where cached.range.count <= cursor.end - start {
+        for cached in stampCache[..<stampCount] where cached.range.count <= cursor.end - start {
             if JSONCursor.bytesEqual(base + cached.range.lowerBound, base + start, count: cached.range.count) { return cached }
         }
         return nil
