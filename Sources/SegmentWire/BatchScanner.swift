@@ -51,14 +51,19 @@ public struct BatchScanner: Sendable {
             (kinds) throws(WireError) -> ScannedRequest in
             guard let kindsBase = kinds.baseAddress else { throw WireError(.invalidJSON, "empty body") }
             kinds.initialize(repeating: 0)
-            var scanner = RequestScanner(
-                cursor: JSONCursor(base: base, count: body.count, maxDepth: limits.maxDepth, kinds: kindsBase),
-                body: body,
-                limits: limits,
-                request: ScannedRequest(route: route)
-            )
-            try scanner.scanDocument()
-            return scanner.request
+            // The stamp cache lives on the stack too: a scan allocates nothing for it.
+            return try withUnsafeTemporaryAllocation(of: CachedStamp.self, capacity: RequestScanner.stampCacheSize) {
+                (stamps) throws(WireError) -> ScannedRequest in
+                var scanner = RequestScanner(
+                    cursor: JSONCursor(base: base, count: body.count, maxDepth: limits.maxDepth, kinds: kindsBase),
+                    body: body,
+                    limits: limits,
+                    request: ScannedRequest(route: route),
+                    stampCache: stamps
+                )
+                try scanner.scanDocument()
+                return scanner.request
+            }
         }
     }
 
@@ -124,10 +129,27 @@ enum MemberKey: UInt8 {
 }
 
 /// Whether the bytes at `p` start with `name` (the caller has checked the length).
+///
+/// Word loads, the last one overlapping the one before: `name` is a constant, so each load of it
+/// folds into an immediate and a key costs one or two compares instead of a loop over its bytes.
 @inline(__always)
 private func bytesEqual(_ p: UnsafePointer<UInt8>, _ name: StaticString) -> Bool {
-    let expected = name.utf8Start
-    for i in 0..<name.utf8CodeUnitCount where p[i] != expected[i] { return false }
+    let key = UnsafeRawPointer(p)
+    let expected = UnsafeRawPointer(name.utf8Start)
+    let count = name.utf8CodeUnitCount
+    func same<T: FixedWidthInteger>(_ offset: Int, _: T.Type) -> Bool {
+        key.loadUnaligned(fromByteOffset: offset, as: T.self) == expected.loadUnaligned(fromByteOffset: offset, as: T.self)
+    }
+    if count >= 8 {
+        var i = 0
+        while i &+ 8 < count {
+            guard same(i, UInt64.self) else { return false }
+            i &+= 8
+        }
+        return same(count &- 8, UInt64.self)
+    }
+    if count >= 4 { return same(0, UInt32.self) && same(count &- 4, UInt32.self) }
+    for i in 0..<count where p[i] != name.utf8Start[i] { return false }
     return true
 }
 
@@ -145,6 +167,14 @@ extension EventType {
         default: return nil
         }
     }
+}
+
+/// A valid consent stamp already read in a request, for ``RequestScanner``'s stamp cache.
+struct CachedStamp {
+    /// The stamp object's bytes, braces included.
+    var range: Range<Int>
+    /// Its entries in ``ScannedRequest/preferences``.
+    var entries: Range<Int>
 }
 
 /// What a `context` object holds on the consent path.
@@ -178,13 +208,24 @@ struct RequestScanner {
     /// Category keys already decoded in this request (unescaped ones, at most 32): a batch repeats the
     /// same few categories in every event, so each costs one String per request, not one per event.
     private var categoryCache: [CachedCategory]
+    /// Valid stamps already read in this request (the first ``stampCacheSize``; `stampCount` of the
+    /// slots are filled): the events of a batch mostly carry a few identical stamps, and a stamp byte
+    /// for byte equal to one of them is the same valid object with the same entries, so it is matched
+    /// with a compare instead of being parsed again.
+    private let stampCache: UnsafeMutableBufferPointer<CachedStamp>
+    private var stampCount = 0
+    static let stampCacheSize = 8
 
-    init(cursor: JSONCursor, body: UnsafeRawBufferPointer, limits: WireLimits, request: ScannedRequest) {
+    init(
+        cursor: JSONCursor, body: UnsafeRawBufferPointer, limits: WireLimits, request: ScannedRequest,
+        stampCache: UnsafeMutableBufferPointer<CachedStamp>
+    ) {
         self.cursor = cursor
         self.body = body
         self.limits = limits
         self.request = request
         self.categoryCache = []
+        self.stampCache = stampCache
     }
 
     private struct CachedCategory {
@@ -281,6 +322,13 @@ struct RequestScanner {
         let content = base + range.lowerBound + 1
         let count = range.count - 2
         guard escaped else { return MemberKey(content, count: count) }
+        return Self.escapedKey(content, count: count)
+    }
+
+    /// Classifies a key that holds escapes, after decoding them. Out of line: it is rare, and its
+    /// stack buffer would cost every inlined ``readKey()`` a stack-protector check.
+    @inline(never)
+    private static func escapedKey(_ content: UnsafePointer<UInt8>, count: Int) -> MemberKey {
         guard count <= MemberKey.longestEscaped else { return .other }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { buffer in
             guard let out = buffer.baseAddress else { return .other }
@@ -592,6 +640,12 @@ struct RequestScanner {
     private mutating func scanPreferences(depth: Int) throws(WireError) -> (ConsentStamp?, EventDefect?) {
         let start = cursor.pos
         let first = request.preferences.count
+        // A stamp has no nested containers, so it fits at this depth exactly when `openObject` would accept it.
+        if depth < limits.maxDepth, let cached = cachedStamp(at: start) {
+            for entry in cached.entries { request.preferences.append(request.preferences[entry]) }
+            cursor.pos = start + cached.range.count
+            return (ConsentStamp(range: start..<cursor.pos, entries: first..<request.preferences.count), nil)
+        }
         if request.preferences.capacity == 0 {
             request.preferences.reserveCapacity(min(4096, request.events.capacity * 4 + 8))
         }
@@ -630,7 +684,19 @@ struct RequestScanner {
             request.preferences.removeSubrange(first...)
             return (nil, defect)
         }
+        if stampCount < stampCache.count {
+            stampCache[stampCount] = CachedStamp(range: start..<cursor.pos, entries: first..<request.preferences.count)
+            stampCount += 1
+        }
         return (ConsentStamp(range: start..<cursor.pos, entries: first..<request.preferences.count), nil)
+    }
+
+    /// The cached stamp whose bytes are also the bytes at `start`, if any.
+    private func cachedStamp(at start: Int) -> CachedStamp? {
+        for cached in stampCache[..<stampCount] where cached.range.count <= cursor.end - start {
+            if JSONCursor.bytesEqual(base + cached.range.lowerBound, base + start, count: cached.range.count) { return cached }
+        }
+        return nil
     }
 
     /// A category key, decoded: from the cache when the same bytes were seen before in this request.

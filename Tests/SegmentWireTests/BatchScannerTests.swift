@@ -345,6 +345,97 @@ enum ScanFixture {
         #expect(request.preferences.count == 10)
     }
 
+    // MARK: Stamps repeated byte for byte (matched against the ones already read)
+
+    static func stampedEvent(_ stamp: String) -> String {
+        #"{"type":"identify","userId":"u","context":{"consent":{"categoryPreferences":"# + stamp + "}}}"
+    }
+
+    /// What a scan makes of the last event's stamp: the error code, or the defect and the entries.
+    static func lastStamp(_ events: [String]) -> String {
+        let json = #"{"batch":["# + events.joined(separator: ",") + "]}"
+        do {
+            let request = try F.scan(json)
+            let event = try #require(request.events.last)
+            let entries = event.stamp.map { Array(request.entries(of: $0)) }
+            return "defect \(String(describing: event.defect)), text \(String(describing: F.slice(event.stamp?.range, in: json))), entries \(String(describing: entries))"
+        } catch let error as WireError {
+            return "error \(error.code)"
+        } catch {
+            return "unexpected \(error)"
+        }
+    }
+
+    @Test func aRepeatedStampGetsItsOwnCopyOfTheEntries() throws {
+        let stamp = #"{"Advertising":true,"Analytics":false,"Data\u0053haring":true,"Été":false}"#
+        let other = #"{"Advertising":false}"#
+        let events = [stamp, other, stamp, stamp, other].map(Self.stampedEvent)
+        let request = try F.scan(#"{"batch":["# + events.joined(separator: ",") + "]}")
+        #expect(request.events.allSatisfy { $0.defect == nil })
+        #expect(request.preferences.count == 4 + 1 + 4 + 4 + 1)
+        let expected: [CategoryPreference] = [
+            .init(category: "Advertising", granted: true), .init(category: "Analytics", granted: false),
+            .init(category: "DataSharing", granted: true), .init(category: "Été", granted: false),
+        ]
+        for index in [0, 2, 3] {
+            let stamp = try #require(request.events[index].stamp)
+            #expect(Array(request.entries(of: stamp)) == expected)
+        }
+        let entryRanges = request.events.compactMap { $0.stamp?.entries }
+        #expect(entryRanges == [0..<4, 4..<5, 5..<9, 9..<13, 13..<14])
+    }
+
+    @Test func aStampThatDiffersFromAnEarlierOneInAnyByteIsReadOnItsOwn() {
+        let stamp = #"{"Advertising":true,"Analytics":false,"DataSharing":true}"#
+        let unrelated = Self.stampedEvent(#"{"Functional":true}"#)
+        let replacements: [UInt8] = Array(#""\{}[],: tfx0"#.utf8) + [0x01, 0x1F, 0x7F, 0xC3, 0xFF]
+        var bytes = Array(stamp.utf8)
+        for offset in bytes.indices {
+            let original = bytes[offset]
+            for replacement in replacements where replacement != original {
+                bytes[offset] = replacement
+                let changed = String(decoding: bytes, as: UTF8.self)
+                // Invalid UTF-8 can't go through a String: splice the raw bytes in.
+                let changedEvent = bytes.allSatisfy({ $0 < 0x80 }) ? Self.stampedEvent(changed) : nil
+                if let changedEvent {
+                    // After the original stamp it must fare exactly as after an unrelated one.
+                    #expect(
+                        Self.lastStamp([Self.stampedEvent(stamp), changedEvent]) == Self.lastStamp([unrelated, changedEvent]),
+                        "byte \(offset) -> \(replacement)")
+                } else {
+                    let head = Array((#"{"batch":["# + Self.stampedEvent(stamp) + ",").utf8)
+                    let event = Array(Self.stampedEvent("@").utf8)
+                    let at = event.firstIndex(of: UInt8(ascii: "@"))!
+                    let body = head + event[..<at] + bytes + event[(at + 1)...] + Array("]}".utf8)
+                    #expect(F.errorCode(body) == .invalidJSON, "byte \(offset) -> \(replacement)")
+                }
+                bytes[offset] = original
+            }
+            // The document ending inside a repeat of the stamp.
+            let truncated = #"{"batch":["# + Self.stampedEvent(stamp) + "," + Self.stampedEvent(String(stamp.prefix(offset)))
+            #expect(F.errorCode(String(truncated.dropLast(3))) == .invalidJSON, "truncated at \(offset)")
+        }
+        // Longer or shorter than the earlier stamp, or the same stamp spaced out.
+        for variant in [
+            #"{"Advertising":true,"Analytics":false,"DataSharing":true,"X":true}"#,
+            #"{"Advertising":true,"Analytics":false}"#,
+            #"{"Advertising":true,"Analytics":false,"DataSharing":true,"Analytics":true}"#,
+            #"{ "Advertising":true,"Analytics":false,"DataSharing":true}"#,
+            #"{"Advertising":true,"Analytics":false,"DataSharing":true }"#,
+        ] {
+            let event = Self.stampedEvent(variant)
+            #expect(Self.lastStamp([Self.stampedEvent(stamp), event]) == Self.lastStamp([unrelated, event]), "\(variant)")
+        }
+    }
+
+    @Test func aRepeatedStampStillCountsTowardsTheDepthLimit() {
+        // The same bytes at depth 4 (the top-level stamp) and at depth 6 (an event's): a limit of 5 refuses the second.
+        let stamp = #"{"Ads":true}"#
+        let json = #"{"context":{"consent":{"categoryPreferences":"# + stamp + #"}},"batch":["# + Self.stampedEvent(stamp) + "]}"
+        #expect(F.errorCode(json, limits: WireLimits(maxDepth: 5)) == .nestingTooDeep)
+        #expect(F.errorCode(json, limits: WireLimits(maxDepth: 6)) == nil)
+    }
+
     @Test func theFirstDefectWins() throws {
         #expect(try F.defect(#"{"type":"bogus","userId":true}"#) == .unknownType)
         #expect(try F.defect(#"{"userId":true,"type":"bogus"}"#) == .invalidIdentifier)
