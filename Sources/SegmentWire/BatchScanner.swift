@@ -642,9 +642,9 @@ struct RequestScanner {
         let first = request.preferences.count
         // A stamp has no nested containers, so it fits at this depth exactly when `openObject` would accept it.
         if depth < limits.maxDepth, let cached = cachedStamp(at: start) {
-            for entry in cached.entries { request.preferences.append(request.preferences[entry]) }
+            // The same bytes mean the same entries: share them (enforcement also decides them once).
             cursor.pos = start + cached.range.count
-            return (ConsentStamp(range: start..<cursor.pos, entries: first..<request.preferences.count), nil)
+            return (ConsentStamp(range: start..<cursor.pos, entries: cached.entries), nil)
         }
         if request.preferences.capacity == 0 {
             request.preferences.reserveCapacity(min(4096, request.events.capacity * 4 + 8))

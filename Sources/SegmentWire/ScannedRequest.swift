@@ -47,7 +47,8 @@ public struct ObjectRef: Sendable, Hashable {
 public struct ConsentStamp: Sendable, Hashable {
     /// The `categoryPreferences` object's bytes, braces included.
     public var range: Range<Int>
-    /// Indices into ``ScannedRequest/preferences``, in document order.
+    /// Indices into ``ScannedRequest/preferences``, in document order. Stamps with the same bytes
+    /// may share one range.
     public var entries: Range<Int>
 
     public init(range: Range<Int>, entries: Range<Int>) {

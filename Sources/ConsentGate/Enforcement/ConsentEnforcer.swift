@@ -198,12 +198,19 @@ final class ConsentEnforcer: Sendable {
             }
         }
         let bits = names.isEmpty ? [] : resolver.categoryBits(names)
+        // Stamps with the same bytes share their entries (the scanner reads each once): one mask each.
+        var known: [(entries: Range<Int>, grants: UInt64?)] = []
+        func grants(_ stamp: ConsentStamp) -> UInt64? {
+            if let found = known.first(where: { $0.entries == stamp.entries }) { return found.grants }
+            let grants = CategoryIDs.grantMask(stamp.entries.lazy.map { (bits[Int(nameOfEntry[$0])], request.preferences[$0].granted) })
+            if known.count < 16 { known.append((stamp.entries, grants)) }
+            return grants
+        }
         var lookups: [SubjectBytes?] = []
         lookups.reserveCapacity(subjects.count)
         for (index, subject) in subjects.enumerated() {
             guard let subject, let stamp = request.effectiveStamp(of: request.events[index]), let bytes = subject.bytes,
-                let grants = CategoryIDs.grantMask(
-                    request.preferences[stamp.entries].indices.lazy.map { (bits[Int(nameOfEntry[$0])], request.preferences[$0].granted) })
+                let grants = grants(stamp)
             else {
                 lookups.append(nil)
                 continue
