@@ -41,15 +41,18 @@ final class UpstreamClient: Sendable {
     }
 
     /// Sends `request` on a connection of `eventLoop`'s pool (any loop of the group when `nil` or
-    /// foreign) and returns the answer, by the request timeout at the latest.
-    func execute(_ request: UpstreamRequest, on eventLoop: (any EventLoop)? = nil) async throws(UpstreamClientError) -> UpstreamResponse {
+    /// foreign) and returns the answer, within `timeout` (the configured request timeout when `nil`).
+    func execute(
+        _ request: UpstreamRequest, on eventLoop: (any EventLoop)? = nil, timeout: TimeAmount? = nil
+    ) async throws(UpstreamClientError) -> UpstreamResponse {
         guard isOpen else { throw UpstreamClientError(.shutDown) }
         let target = pool(for: eventLoop ?? group.any())
+        let timeout = timeout ?? configuration.requestTimeout
         let promise = target.eventLoop.makePromise(of: UpstreamResponse.self)
         if target.eventLoop.inEventLoop {
-            target.pool.value.execute(request, promise: promise)
+            target.pool.value.execute(request, timeout: timeout, promise: promise)
         } else {
-            target.eventLoop.execute { target.pool.value.execute(request, promise: promise) }
+            target.eventLoop.execute { target.pool.value.execute(request, timeout: timeout, promise: promise) }
         }
         do {
             return try await promise.futureResult.get()

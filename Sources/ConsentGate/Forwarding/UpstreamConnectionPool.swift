@@ -33,14 +33,14 @@ final class UpstreamConnectionPool: UpstreamConnectionDelegate {
     }
 
     /// Runs `request` on one of this loop's connections and completes `promise` with the answer or an
-    /// ``UpstreamClientError``, by the request timeout at the latest.
-    func execute(_ request: UpstreamRequest, promise: EventLoopPromise<UpstreamResponse>) {
+    /// ``UpstreamClientError``, within `timeout` at the latest.
+    func execute(_ request: UpstreamRequest, timeout: TimeAmount, promise: EventLoopPromise<UpstreamResponse>) {
         let id = RequestID(nextRequest)
         nextRequest &+= 1
         let deadline: NIOScheduledCallback
         do {
             deadline = try eventLoop.assumeIsolated().scheduleCallback(
-                in: configuration.requestTimeout, handler: RequestDeadline(pool: self, request: id))
+                in: timeout, handler: RequestDeadline(pool: self, request: id))
         } catch {
             promise.fail(UpstreamClientError(.shutDown, "the event loop is shutting down"))
             return
