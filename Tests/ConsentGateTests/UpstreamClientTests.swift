@@ -45,7 +45,7 @@ struct UpstreamClientTests {
     }
 
     func post(_ client: UpstreamClient, on eventLoop: (any EventLoop)? = nil, timeout: TimeAmount? = nil) async -> Result<UpstreamResponse, UpstreamClientError> {
-        let request = UpstreamRequest.post(path: "/v1/batch", endpoint: client.configuration.endpoint, body: ByteBuffer(string: #"{"batch":[]}"#)) {
+        let request = UpstreamRequest.post(path: "/v1/batch", host: client.configuration.endpoint.hostHeader, body: ByteBuffer(string: #"{"batch":[]}"#)) {
             $0.add(name: "Content-Type", value: "application/json")
         }
         do {

@@ -17,11 +17,12 @@ struct UpstreamResponse: Sendable, Equatable {
 }
 
 extension UpstreamRequest {
-    /// A POST of `body` to `path` with `Host` and `Content-Length`, and the headers `fill` adds.
-    static func post(path: String, endpoint: UpstreamEndpoint, body: ByteBuffer, headers fill: (inout HTTPHeaders) -> Void) -> UpstreamRequest {
+    /// A POST of `body` to `path` with `Host` (see ``UpstreamEndpoint/hostHeader``, made once by the
+    /// caller) and `Content-Length`, and the headers `fill` adds.
+    static func post(path: String, host: String, body: ByteBuffer, headers fill: (inout HTTPHeaders) -> Void) -> UpstreamRequest {
         var headers = HTTPHeaders()
         headers.reserveCapacity(7)
-        headers.add(name: "Host", value: endpoint.hostHeader)
+        headers.add(name: "Host", value: host)
         headers.add(name: "Content-Length", value: String(body.readableBytes))
         fill(&headers)
         return UpstreamRequest(head: HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers), body: body)

@@ -41,6 +41,7 @@ struct ForwardedHeaders: Sendable {
 final class UpstreamForwarder: Sendable {
     private let client: UpstreamClient
     private let endpoint: UpstreamEndpoint
+    private let hostHeader: String
 
     /// Whether the client still forwards (false once shutdown began).
     var isOpen: Bool { client.isOpen }
@@ -76,6 +77,7 @@ final class UpstreamForwarder: Sendable {
             throw ConfigurationError(key: "upstream.ca_file", "cannot make a TLS context: \(error)")
         }
         self.endpoint = endpoint
+        self.hostHeader = endpoint.hostHeader
     }
 
     /// The upstream host, for logs at start.
@@ -86,7 +88,7 @@ final class UpstreamForwarder: Sendable {
     /// - Parameter eventLoop: the ingress connection's loop, whose connection pool carries the request
     ///   (no hop to another thread); `nil` for any loop.
     func forward(path: String, headers: ForwardedHeaders, body: ByteBuffer, on eventLoop: (any EventLoop)? = nil) async -> ForwardOutcome {
-        let request = UpstreamRequest.post(path: path, endpoint: endpoint, body: body) { fields in
+        let request = UpstreamRequest.post(path: path, host: hostHeader, body: body) { fields in
             if let value = headers.authorization { fields.add(name: "Authorization", value: value) }
             fields.add(name: "Content-Type", value: headers.contentType ?? "application/json")
             if let value = headers.userAgent { fields.add(name: "User-Agent", value: value) }
