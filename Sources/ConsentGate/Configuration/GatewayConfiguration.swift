@@ -64,11 +64,11 @@ public struct GatewayConfiguration: Sendable, Hashable {
         public var caFile = ""
         /// Deadline for one upstream exchange, connection included.
         public var timeoutSeconds = 10.0
-        /// How long a request waits for a connection while the upstream cannot be reached (connection
-        /// attempts are retried meanwhile); then the client gets 502 and retries later, instead of waiting
-        /// for the whole ``timeoutSeconds`` on every request during an outage. At most ``timeoutSeconds``.
+        /// Bound on opening one upstream connection (TCP connect and TLS handshake), so that during an
+        /// outage a request is answered quickly (503 after this long, 502 at once when the connection is
+        /// refused) instead of waiting the whole ``timeoutSeconds``. At most ``timeoutSeconds``.
         public var connectTimeoutSeconds = 3.0
-        /// Pooled keep-alive connections per upstream host.
+        /// Pooled keep-alive connections to the upstream, shared evenly by the event loops.
         public var maxConnections = 64
         /// `Retry-After` sent to clients when the upstream fails or times out.
         public var retryAfterSeconds = 5

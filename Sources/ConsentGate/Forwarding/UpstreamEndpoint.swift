@@ -1,3 +1,5 @@
+import NIOCore
+
 /// The parsed `upstream.url`: where forwarded requests go.
 struct UpstreamEndpoint: Sendable, Hashable {
     var scheme: String
@@ -36,5 +38,31 @@ struct UpstreamEndpoint: Sendable, Hashable {
     var base: String {
         if let port { return "\(scheme)://\(host):\(port)" }
         return "\(scheme)://\(host)"
+    }
+}
+
+extension UpstreamEndpoint {
+    /// The host to connect to: without the brackets of an IPv6 literal.
+    var connectHost: String {
+        host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+    }
+
+    /// The port to connect to: the URL's, else the scheme's default.
+    var connectPort: Int { port ?? (isTLS ? 443 : 80) }
+
+    /// Whether requests go over TLS (`https`).
+    var isTLS: Bool { scheme == "https" }
+
+    /// The `Host` header: the host, and the port when the URL names one.
+    var hostHeader: String {
+        if let port { return "\(host):\(port)" }
+        return host
+    }
+
+    /// The name to send in SNI and to verify the certificate against; `nil` for an IP address, which
+    /// SNI cannot carry (the certificate is then verified against the address).
+    var serverName: String? {
+        let name = connectHost
+        return (try? SocketAddress(ipAddress: name, port: 0)) == nil ? name : nil
     }
 }

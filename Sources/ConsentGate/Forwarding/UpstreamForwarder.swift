@@ -1,10 +1,7 @@
-import AsyncHTTPClient
 import Logging
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import Synchronization
 
 /// What the upstream did with one forwarded request.
 enum ForwardOutcome: Sendable {
@@ -39,16 +36,15 @@ struct ForwardedHeaders: Sendable {
     var contentEncoding: String?
 }
 
-/// One long-lived HTTP client to Segment: pooled keep-alive connections, TLS 1.2 minimum,
-/// redirects off (a 30x must never replay a POST somewhere else).
+/// The one long-lived client to Segment: pooled keep-alive HTTP/1.1 connections per event loop, TLS 1.2
+/// minimum, redirects never followed (a 30x must never replay a POST somewhere else).
 final class UpstreamForwarder: Sendable {
-    private let client: HTTPClient
+    private let client: UpstreamClient
     private let endpoint: UpstreamEndpoint
-    private let timeout: TimeAmount
-    private let closed = Atomic<Bool>(false)
+    private let hostHeader: String
 
     /// Whether the client still forwards (false once shutdown began).
-    var isOpen: Bool { !closed.load(ordering: .relaxed) }
+    var isOpen: Bool { client.isOpen }
 
     init(configuration: GatewayConfiguration.Upstream, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton)
         throws(ConfigurationError)
@@ -58,6 +54,8 @@ final class UpstreamForwarder: Sendable {
         }
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
+        // Shutdown waits for each connection's TLS close; a busy or silent peer must not hold it for 5 s.
+        tls.shutdownTimeout = .seconds(1)
         if !configuration.caFile.isEmpty {
             do {
                 let roots = try NIOSSLCertificate.fromPEMFile(configuration.caFile)
@@ -66,17 +64,20 @@ final class UpstreamForwarder: Sendable {
                 throw ConfigurationError(key: "upstream.ca_file", "cannot read a PEM certificate from '\(configuration.caFile)': \(error)")
             }
         }
-        var clientConfiguration = HTTPClient.Configuration(
-            tlsConfiguration: tls,
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .milliseconds(Int64(min(configuration.connectTimeoutSeconds, configuration.timeoutSeconds) * 1000))),
-            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: configuration.maxConnections),
-            decompression: .disabled
+        let clientConfiguration = UpstreamClient.Configuration(
+            endpoint: endpoint,
+            tls: tls,
+            connectTimeout: .milliseconds(Int64(min(configuration.connectTimeoutSeconds, configuration.timeoutSeconds) * 1000)),
+            requestTimeout: .milliseconds(Int64(configuration.timeoutSeconds * 1000)),
+            maxConnections: configuration.maxConnections
         )
-        clientConfiguration.httpVersion = .http1Only
-        self.client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: clientConfiguration)
+        do {
+            self.client = try UpstreamClient(configuration: clientConfiguration, eventLoopGroup: eventLoopGroup)
+        } catch {
+            throw ConfigurationError(key: "upstream.ca_file", "cannot make a TLS context: \(error)")
+        }
         self.endpoint = endpoint
-        self.timeout = .milliseconds(Int64(configuration.timeoutSeconds * 1000))
+        self.hostHeader = endpoint.hostHeader
     }
 
     /// The upstream host, for logs at start.
@@ -84,40 +85,25 @@ final class UpstreamForwarder: Sendable {
 
     /// Posts `body` to the upstream at `path` and reports what happened. Never throws: every failure
     /// becomes an outcome the ingress can relay so the SDK retries.
-    func forward(path: String, headers: ForwardedHeaders, body: ByteBuffer) async -> ForwardOutcome {
-        var request = HTTPClientRequest(url: endpoint.base + path)
-        request.method = .POST
-        request.headers.reserveCapacity(5)
-        if let value = headers.authorization { request.headers.add(name: "Authorization", value: value) }
-        request.headers.add(name: "Content-Type", value: headers.contentType ?? "application/json")
-        if let value = headers.userAgent { request.headers.add(name: "User-Agent", value: value) }
-        if let value = headers.contentEncoding { request.headers.add(name: "Content-Encoding", value: value) }
-        request.body = .bytes(body)
+    /// - Parameter eventLoop: the ingress connection's loop, whose connection pool carries the request
+    ///   (no hop to another thread); `nil` for any loop.
+    func forward(path: String, headers: ForwardedHeaders, body: ByteBuffer, on eventLoop: (any EventLoop)? = nil) async -> ForwardOutcome {
+        let request = UpstreamRequest.post(path: path, host: hostHeader, body: body) { fields in
+            if let value = headers.authorization { fields.add(name: "Authorization", value: value) }
+            fields.add(name: "Content-Type", value: headers.contentType ?? "application/json")
+            if let value = headers.userAgent { fields.add(name: "User-Agent", value: value) }
+            if let value = headers.contentEncoding { fields.add(name: "Content-Encoding", value: value) }
+        }
         do {
-            let response = try await client.execute(request, timeout: timeout)
-            // Drain the body so the connection goes back to the pool; keep a little for a 4xx relay.
-            let body = try await response.body.collect(upTo: 64 * 1024)
-            return .replied(
-                status: Int(response.status.code),
-                retryAfter: response.headers.first(name: "Retry-After"),
-                rateLimitReset: response.headers.first(name: "X-RateLimit-Reset"),
-                body: body
-            )
-        } catch let error as HTTPClientError where Self.isTimeout(error) {
-            return .timedOut
+            let response = try await client.execute(request, on: eventLoop)
+            return .replied(status: response.status, retryAfter: response.retryAfter, rateLimitReset: response.rateLimitReset, body: response.body)
         } catch {
-            return .failed(reason: String(describing: error))
+            return error.isTimeout ? .timedOut : .failed(reason: error.description)
         }
     }
 
-    private static func isTimeout(_ error: HTTPClientError) -> Bool {
-        [.deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout, .getConnectionFromPoolTimeout]
-            .contains(error)
-    }
-
-    /// Closes pooled connections. Call once, after the last forward.
+    /// Closes pooled connections; later forwards fail at once. Call once, after the last forward.
     func shutdown() async {
-        closed.store(true, ordering: .relaxed)
-        try? await client.shutdown()
+        await client.shutdown()
     }
 }

@@ -205,7 +205,8 @@ struct IngressResponder: HTTPResponder {
                 userAgent: request.headers[.userAgent],
                 contentEncoding: contentEncoding
             ),
-            body: forwarded
+            body: forwarded,
+            on: channel.eventLoop
         )
         let statusClass = outcome.statusClass
         metrics.upstream(statusClass: statusClass, duration: ContinuousClock.now - started)

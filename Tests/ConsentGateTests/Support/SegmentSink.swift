@@ -25,6 +25,8 @@ final class SegmentSink: Sendable {
         var accepted: Bool = true
         /// When the request arrived.
         var arrived: ContinuousClock.Instant = .now
+        /// The client's port: requests with the same port came on the same (kept-alive) connection.
+        var clientPort: Int = 0
 
         /// The body, inflated when it came gzip-compressed.
         var json: [UInt8] {
@@ -57,6 +59,9 @@ final class SegmentSink: Sendable {
         case delay(Duration)
         /// Send the head and part of the body, then close the connection.
         case closeMidResponse
+        /// Close the connection without answering at all, as a server closing an idle keep-alive
+        /// connection does when the close crosses the client's next request.
+        case closeBeforeAnswer
     }
 
     private struct State: Sendable {
@@ -67,9 +72,29 @@ final class SegmentSink: Sendable {
         var server: Task<Void, any Error>?
     }
 
+    /// How the sink serves: over TLS (the default) or plain HTTP, and how long it keeps an idle
+    /// keep-alive connection open (Hummingbird's default when `nil`).
+    struct Options: Sendable {
+        var tls = true
+        var idleTimeout: TimeAmount?
+    }
+
+    /// The request context of the sink's router: it knows the connection, to tell connections apart
+    /// and to close one without answering.
+    struct Context: RequestContext {
+        var coreContext: CoreRequestContextStorage
+        let channel: any Channel
+
+        init(source: ApplicationRequestContextSource) {
+            self.coreContext = .init(source: source)
+            self.channel = source.channel
+        }
+    }
+
     private struct MidResponseClose: Error {}
 
     private let state: NIOLockedValueBox<State>
+    private let options: Options
     let port: Int
 
     var received: [Received] { state.withLockedValue { $0.received } }
@@ -86,18 +111,19 @@ final class SegmentSink: Sendable {
     var pendingFaults: Int { state.withLockedValue { $0.faults.count } }
 
     /// The base URL to put in `upstream.url`.
-    var url: String { "https://localhost:\(port)" }
+    var url: String { "\(options.tls ? "https" : "http")://localhost:\(port)" }
 
-    private init(port: Int, state: NIOLockedValueBox<State>) {
+    private init(port: Int, state: NIOLockedValueBox<State>, options: Options) {
         self.port = port
         self.state = state
+        self.options = options
     }
 
-    static func start() async throws -> SegmentSink {
+    static func start(_ options: Options = Options()) async throws -> SegmentSink {
         let state = NIOLockedValueBox(State())
-        let (task, port) = try await serve(state: state, port: 0)
+        let (task, port) = try await serve(state: state, port: 0, options: options)
         state.withLockedValue { $0.server = task }
-        return SegmentSink(port: port, state: state)
+        return SegmentSink(port: port, state: state, options: options)
     }
 
     /// Stops serving (connections are refused) until ``resume()``; what was received is kept.
@@ -112,12 +138,12 @@ final class SegmentSink: Sendable {
 
     /// Serves again on the same port, after ``stop()``.
     func resume() async throws {
-        let (task, _) = try await Self.serve(state: state, port: port)
+        let (task, _) = try await Self.serve(state: state, port: port, options: options)
         state.withLockedValue { $0.server = task }
     }
 
-    private static func serve(state: NIOLockedValueBox<State>, port: Int) async throws -> (Task<Void, any Error>, Int) {
-        let router = Router()
+    private static func serve(state: NIOLockedValueBox<State>, port: Int, options: Options) async throws -> (Task<Void, any Error>, Int) {
+        let router = Router(context: Context.self)
         router.post("**") { request, context -> Response in
             var request = request
             let body = try await request.collectBody(upTo: 16 << 20)
@@ -125,7 +151,9 @@ final class SegmentSink: Sendable {
                 let fault = value.faults.isEmpty ? nil : value.faults.removeFirst()
                 let accepted = fault == nil && (200..<300).contains(value.behavior.status)
                 value.received.append(
-                    Received(path: request.uri.path, headers: request.headers, body: Array(buffer: body), fault: fault, accepted: accepted))
+                    Received(
+                        path: request.uri.path, headers: request.headers, body: Array(buffer: body), fault: fault, accepted: accepted,
+                        clientPort: context.channel.remoteAddress?.port ?? 0))
                 return (value.behavior, fault)
             }
             switch fault {
@@ -144,6 +172,9 @@ final class SegmentSink: Sendable {
                         try await writer.write(ByteBuffer(string: #"{"succ"#))
                         throw MidResponseClose()
                     })
+            case .closeBeforeAnswer?:
+                try? await context.channel.close()
+                throw MidResponseClose()
             case nil:
                 break
             }
@@ -159,7 +190,9 @@ final class SegmentSink: Sendable {
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
             router: router,
-            server: try .tls(.http1(), tlsConfiguration: tls),
+            server: options.tls
+                ? try .tls(.http1(configuration: .init(idleTimeout: options.idleTimeout)), tlsConfiguration: tls)
+                : .http1(configuration: .init(idleTimeout: options.idleTimeout)),
             configuration: .init(address: .hostname("127.0.0.1", port: port)),
             onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
             logger: Logger(label: "segment-sink")
