@@ -117,6 +117,7 @@ if [[ ! -f "$data/meta.txt" ]]; then
   rm -rf "$data"
   python3 "$here/gen.py" "$data" --subjects "$SUBJECTS" --batches 200 --zipf-batches 200
 fi
+echo "data=$data" >"$work/data-dir"  # for cpu.sh, which reuses a kept work directory
 uniform_count=$(ls "$data/uniform" | wc -l)
 zipf_count=$(ls "$data/zipf" | wc -l)
 batch_json=$(sed -n 's/^batch_json_bytes_avg=//p' "$data/meta.txt")

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# CPU per batch of one consentgate binary, for comparing two builds back to back:
+#
+#   Benchmarks/load/cpu.sh WORK_DIR BINARY [SECONDS=8] [CONNECTIONS=32]
+#
+# WORK_DIR is a work directory kept by `KEEP=1 Benchmarks/load/run.sh` (its configs, certificates, seeded
+# SQLite store and ports). It starts that run's TLS sink and the given binary, warms the cache for 3 s
+# with the uniform batches (20 000 subjects), then drives it with wrk for SECONDS and prints batches/s,
+# the CPU time consentgate used per batch (utime + stime from /proc/PID/stat) and wrk's p50/p99.
+# Alternate two binaries, several rounds each: CPU per batch is far steadier than batches/s on a
+# shared machine. Everything it starts it stops; one run at a time (it takes a lock).
+set -euo pipefail
+work="${1:?usage: cpu.sh WORK_DIR BINARY [SECONDS] [CONNECTIONS]}"
+bin="${2:?usage: cpu.sh WORK_DIR BINARY [SECONDS] [CONNECTIONS]}"
+seconds="${3:-8}"
+connections="${4:-32}"
+here="$(cd "$(dirname "$0")" && pwd)"
+data="$(sed -n 's/^data=//p' "$work/data-dir" 2>/dev/null || true)"
+if [[ ! -d "$data/uniform" ]]; then
+  echo "cpu.sh: no data directory recorded in $work/data-dir (keep one from: KEEP=1 Benchmarks/load/run.sh)" >&2
+  exit 1
+fi
+exec 9>"$work/cpu.lock"
+flock 9
+port=$(sed -n '/^ingress:/,/^[a-z]/s/^  port: //p' "$work/consentgate.yaml")
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
+nginx -p "$work" -c "$work/sink.conf" -g 'daemon off;' 2>>"$work/sink-error.log" &
+pids+=($!)
+"$bin" serve --config "$work/consentgate.yaml" >"$work/cpu-consentgate.log" 2>&1 &
+cg=$!
+pids+=($cg)
+for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+lua="$here/batch.lua"
+wrk -t1 -c"$connections" -d3s -s "$lua" "http://127.0.0.1:$port/v1/batch" -- "$data/uniform" 200 >/dev/null
+ticks() { awk '{print $14 + $15}' "/proc/$cg/stat"; }
+before=$(ticks)
+line=$(wrk -t1 -c"$connections" -d"${seconds}"s -s "$lua" "http://127.0.0.1:$port/v1/batch" -- "$data/uniform" 200 | grep '^RESULT ')
+after=$(ticks)
+python3 - "$line" "$before" "$after" "$(getconf CLK_TCK)" <<'PY'
+import sys
+fields = dict(kv.split("=") for kv in sys.argv[1].split()[1:])
+requests, seconds = int(fields["requests"]), int(fields["duration_us"]) / 1e6
+cpu = (int(sys.argv[3]) - int(sys.argv[2])) / int(sys.argv[4])
+print(f"{requests / seconds:.0f} batches/s, {cpu / requests * 1e6:.0f} us CPU per batch, "
+      f"p50 {int(fields['p50_us']) / 1000:.2f} ms, p99 {int(fields['p99_us']) / 1000:.2f} ms, non-2xx {fields['errors_status']}")
+PY
