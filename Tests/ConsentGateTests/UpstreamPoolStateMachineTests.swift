@@ -24,6 +24,18 @@ import Testing
         return machine
     }
 
+    /// A machine with two connections made, c(0) parked at `first` and c(1) at `second`.
+    func withTwoIdleConnections(parkedAt first: NIODeadline, _ second: NIODeadline) -> Machine {
+        var machine = Machine(limit: 2, idleTimeout: .seconds(60))
+        _ = machine.request(r(0))
+        _ = machine.request(r(1))
+        _ = machine.connectionMade(c(0), now: t0)
+        _ = machine.connectionMade(c(1), now: t0)
+        _ = machine.exchangeSucceeded(c(0), reusable: true, now: first)
+        _ = machine.exchangeSucceeded(c(1), reusable: true, now: second)
+        return machine
+    }
+
     @Test func aFirstRequestOpensAConnectionAndRunsOnIt() {
         var machine = Machine(limit: 2, idleTimeout: .seconds(60))
         #expect(machine.request(r(0)) == .init(request: .none, connection: .create(c(0))))
@@ -44,13 +56,7 @@ import Testing
     }
 
     @Test func theMostRecentlyParkedConnectionIsReusedFirst() {
-        var machine = Machine(limit: 2, idleTimeout: .seconds(60))
-        _ = machine.request(r(0))
-        _ = machine.request(r(1))
-        _ = machine.connectionMade(c(0), now: t0)
-        _ = machine.connectionMade(c(1), now: t0)
-        _ = machine.exchangeSucceeded(c(0), reusable: true, now: t0)
-        _ = machine.exchangeSucceeded(c(1), reusable: true, now: t0 + .seconds(1))
+        var machine = withTwoIdleConnections(parkedAt: t0, t0 + .seconds(1))
         #expect(machine.request(r(2)).request == .execute(r(2), on: c(1)))
     }
 
@@ -186,13 +192,7 @@ import Testing
     }
 
     @Test func theIdleSweepClosesConnectionsIdleForTheTimeout() {
-        var machine = Machine(limit: 2, idleTimeout: .seconds(60))
-        _ = machine.request(r(0))
-        _ = machine.request(r(1))
-        _ = machine.connectionMade(c(0), now: t0)
-        _ = machine.connectionMade(c(1), now: t0)
-        _ = machine.exchangeSucceeded(c(0), reusable: true, now: t0)
-        _ = machine.exchangeSucceeded(c(1), reusable: true, now: t0 + .seconds(30))
+        var machine = withTwoIdleConnections(parkedAt: t0, t0 + .seconds(30))
         #expect(machine.idleSweep(now: t0 + .seconds(60)) == .init(request: .none, connection: .closeAll([c(0)], sweepAt: t0 + .seconds(90))))
         #expect(machine.idleSweep(now: t0 + .seconds(90)) == .init(request: .none, connection: .closeAll([c(1)], sweepAt: nil)))
         #expect(machine.connectionCount == 0)
