@@ -236,8 +236,7 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
     /// (a key without a fresh entry is neither counted as a miss nor registered for a fetch); `mutating`
     /// only so that a caller holding the cache inside a lock's state does not copy it to call this.
     public mutating func freshEntry(_ key: Key, now: CacheInstant) -> FreshEntry? {
-        guard let slot = find(key, hash: hash(of: key)), now.nanoseconds < slots[Int(slot)].expiry else { return nil }
-        return FreshEntry(slot: slot, isNegative: slots[Int(slot)].preferences == Self.negative)
+        key.withKeyBytes { freshEntry(bytes: $0, now: now) }
     }
 
     /// ``freshEntry(_:now:)`` for the key with these bytes, read in place (no key is made).

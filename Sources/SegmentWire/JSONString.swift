@@ -65,15 +65,24 @@ public enum JSONString {
 
     /// The value's text inside `body`: between the quotes for a string, the raw bytes for a number.
     static func content(of ref: ValueRef, in body: UnsafeRawBufferPointer) -> (UnsafePointer<UInt8>, Int)? {
-        var range = ref.range
-        if ref.kind == .string {
-            guard range.count >= 2 else { return nil }
-            range = (range.lowerBound + 1)..<(range.upperBound - 1)
-        }
+        guard let range = contentRange(of: ref) else { return nil }
         guard range.lowerBound >= 0, range.upperBound <= body.count,
             let base = body.baseAddress?.assumingMemoryBound(to: UInt8.self)
         else { return nil }
         return (base + range.lowerBound, range.count)
+    }
+
+    /// Where a value's text is in the body: a string's bytes between its quotes, a number's bytes.
+    static func contentRange(of ref: ValueRef) -> Range<Int>? {
+        guard ref.kind == .string else { return ref.range }
+        guard ref.range.count >= 2 else { return nil }
+        return (ref.range.lowerBound + 1)..<(ref.range.upperBound - 1)
+    }
+
+    /// Where a value's text is in the body when it needs no decoding (a number, or a string without
+    /// escapes): its bytes are then exactly those of ``decode(_:in:)``'s result. `nil` otherwise.
+    public static func verbatimRange(of ref: ValueRef) -> Range<Int>? {
+        ref.kind == .string && ref.hasEscapes ? nil : contentRange(of: ref)
     }
 
     /// Unescapes a string's content into `out` (which holds at least `count` bytes); returns the bytes written.

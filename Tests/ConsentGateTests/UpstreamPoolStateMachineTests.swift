@@ -148,13 +148,7 @@ import Testing
     }
 
     @Test func aRetryWaitsForANewConnectionNotAnIdleOne() {
-        var machine = Machine(limit: 2, idleTimeout: .seconds(60))
-        _ = machine.request(r(0))
-        _ = machine.request(r(1))
-        _ = machine.connectionMade(c(0), now: t0)
-        _ = machine.connectionMade(c(1), now: t0)
-        _ = machine.exchangeSucceeded(c(0), reusable: true, now: t0)
-        _ = machine.exchangeSucceeded(c(1), reusable: true, now: t0)
+        var machine = withTwoIdleConnections(parkedAt: t0, t0)
         _ = machine.request(r(2))  // on c(1)
         #expect(machine.exchangeFailed(c(1), closed, answerStarted: false).connection == .close(c(1), thenCreate: c(2)))
         // c(0), reused and back again, parks instead of serving the retry, which waits for c(2).

@@ -225,21 +225,12 @@ public func decideEvents(
 public func decideEventsByMask(
     scanned: ScannedRequest, body: UnsafeRawBufferPointer, resolver: ConsentResolver, policy: ConsentPolicy
 ) -> (forwarded: Int, unanswered: Int) {
-    var names: [String] = []
-    let nameOfEntry: [Int] = scanned.preferences.map { entry in
-        if let known = names.firstIndex(of: entry.category) { return known }
-        names.append(entry.category)
-        return names.count - 1
-    }
-    let bits = resolver.categoryBits(names)
-    func content(_ ref: ValueRef?) -> Range<Int>? {
-        ref.map { $0.kind == .string ? ($0.range.lowerBound + 1)..<($0.range.upperBound - 1) : $0.range }
-    }
+    guard var stamps = StampGrants(scanned, resolver: resolver) else { return (0, scanned.events.count) }
     let lookups: [SubjectBytes?] = scanned.events.map { event in
-        guard let stamp = scanned.effectiveStamp(of: event),
-            let grants = CategoryIDs.grantMask(stamp.entries.lazy.map { (bits[nameOfEntry[$0]], scanned.preferences[$0].granted) })
-        else { return nil }
-        return SubjectBytes(userId: content(event.userId), anonymousId: content(event.anonymousId), stampGrants: grants)
+        guard let stamp = scanned.effectiveStamp(of: event), let grants = stamps.grants(of: stamp) else { return nil }
+        return SubjectBytes(
+            userId: event.userId.flatMap(JSONString.verbatimRange), anonymousId: event.anonymousId.flatMap(JSONString.verbatimRange),
+            stampGrants: grants)
     }
     var forwarded = 0
     var unanswered = 0

@@ -183,34 +183,12 @@ final class ConsentEnforcer: Sendable {
     /// What the cache answers by mask for each event with a stamp (see ``ConsentResolver/cachedTruths(_:in:)``);
     /// `nil` for the others, and none at all when `Sec-GPC: 1` denies categories (those compare by name).
     private func cachedTruths(_ request: ScannedRequest, subjects: [EventSubject?], body: RequestBytes, gpc: Bool) -> [CachedTruth?] {
-        guard !gpc || policy.gpcCategories.isEmpty else { return [] }
-        // The distinct categories of the request's stamps (a handful) and, per stamp entry, which one it is.
-        var names: [String] = []
-        var nameOfEntry: [UInt8] = []
-        nameOfEntry.reserveCapacity(request.preferences.count)
-        for entry in request.preferences {
-            if let known = names.firstIndex(of: entry.category) {
-                nameOfEntry.append(UInt8(known))
-            } else {
-                guard names.count < CategoryIDs.capacity else { return [] }
-                nameOfEntry.append(UInt8(names.count))
-                names.append(entry.category)
-            }
-        }
-        let bits = names.isEmpty ? [] : resolver.categoryBits(names)
-        // Stamps with the same bytes share their entries (the scanner reads each once): one mask each.
-        var known: [(entries: Range<Int>, grants: UInt64?)] = []
-        func grants(_ stamp: ConsentStamp) -> UInt64? {
-            if let found = known.first(where: { $0.entries == stamp.entries }) { return found.grants }
-            let grants = CategoryIDs.grantMask(stamp.entries.lazy.map { (bits[Int(nameOfEntry[$0])], request.preferences[$0].granted) })
-            if known.count < 16 { known.append((stamp.entries, grants)) }
-            return grants
-        }
+        guard !gpc || policy.gpcCategories.isEmpty, var stamps = StampGrants(request, resolver: resolver) else { return [] }
         var lookups: [SubjectBytes?] = []
         lookups.reserveCapacity(subjects.count)
         for (index, subject) in subjects.enumerated() {
             guard let subject, let stamp = request.effectiveStamp(of: request.events[index]), let bytes = subject.bytes,
-                let grants = grants(stamp)
+                let grants = stamps.grants(of: stamp)
             else {
                 lookups.append(nil)
                 continue

@@ -9,8 +9,6 @@ struct EventSubject: Sendable {
     /// A `Segment Consent Preference Updated` track event: always forwarded, refreshes the cache.
     var isPreferenceUpdate: Bool
 
-    static let preferenceUpdatedEvent = "Segment Consent Preference Updated"
-
     /// Locates the identifiers of every event; `nil` for events with a defect (they are dropped).
     static func extract(from request: ScannedRequest, body: UnsafeRawBufferPointer) -> [EventSubject?] {
         request.events.map { event in
@@ -19,7 +17,7 @@ struct EventSubject: Sendable {
                 userId: event.userId,
                 anonymousId: event.anonymousId,
                 isPreferenceUpdate: event.type == .track
-                    && event.eventName.map { JSONString.equals($0, preferenceUpdatedEvent, in: body) } == true
+                    && event.eventName.map { JSONString.equals($0, VerdictEngine.preferenceUpdateEventName, in: body) } == true
             )
         }
     }
@@ -41,17 +39,12 @@ struct EventSubject: Sendable {
         return (userId, anonymousId)
     }
 
-    /// `.some(nil)` for an absent id, `.some(range)` for one whose bytes need no decoding, `nil` otherwise.
+    /// `.some(nil)` for an absent (or empty) id, `.some(range)` for one whose bytes need no decoding,
+    /// `nil` otherwise.
     private static func rawBytes(_ ref: ValueRef?) -> Range<Int>?? {
         guard let ref else { return .some(nil) }
-        switch ref.kind {
-        case .number:
-            return .some(ref.range)
-        case .string:
-            guard !ref.hasEscapes else { return nil }
-            let content = (ref.range.lowerBound + 1)..<(ref.range.upperBound - 1)
-            return .some(content.isEmpty ? nil : content)
-        }
+        guard let content = JSONString.verbatimRange(of: ref) else { return nil }
+        return .some(content.isEmpty ? nil : content)
     }
 
     private static func decoded(_ ref: ValueRef?, _ body: UnsafeRawBufferPointer) -> String? {
