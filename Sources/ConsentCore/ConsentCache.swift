@@ -77,8 +77,8 @@ public struct ConsentCacheStatistics: Sendable, Hashable {
 /// 3. ``invalidate(_:)``, ``markAllStale(now:)`` and ``removeAll()`` also detach the fetches in flight:
 ///    their results still reach their waiters but are not cached, since they may predate the change.
 ///
-/// Memory is what a million cached subjects are about, so an entry is one 56-byte slot and an 8-byte
-/// index bucket, plus its key's own storage (nothing for a `String` of up to 15 UTF-8 bytes):
+/// Memory is what a million cached subjects are about, so an entry is one 80-byte slot and an 8-byte
+/// index bucket, its key's bytes inside the slot (a key longer than 39 bytes is kept aside):
 /// - one array of slots, linked into the LRU list by `Int32` indices, with a free list; reserved up
 ///   front (address space only: pages become resident as slots fill), so it never grows by copying;
 /// - an open-addressing hash table (linear probing, backward-shift deletion) of hashes and slot
@@ -108,8 +108,8 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
     }
 
     private struct Slot: Sendable {
-        /// `nil` while the slot is on the free list.
-        var key: Key?
+        /// ``InlineKey/free`` while the slot is on the free list; ``InlineKey/long`` for a key in ``longKeys``.
+        var key: InlineKey
         /// The entry is fresh while `now < expiry` (nanoseconds, see ``CacheInstant``).
         var expiry: Int64
         /// The record's ``ConsentRecord/version``.
@@ -144,6 +144,8 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
     /// Moves to the front of the LRU list so far (wrapping).
     private var moves: UInt32 = 0
     private var freeList: Int32 = none
+    /// The keys longer than ``InlineKey/capacity``, by slot.
+    private var longKeys: [Int32: Key] = [:]
     private var inFlight: [ByteIdentity<Key>: FetchToken] = [:]
     private var nextToken: UInt64 = 0
     /// Subjects of records that differ from their key (never, when the driver keys records by subject).
@@ -242,7 +244,7 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
     /// ``freshEntry(_:now:)`` for the key with these bytes, read in place (no key is made).
     public mutating func freshEntry(bytes: UnsafeRawBufferPointer, now: CacheInstant) -> FreshEntry? {
         let hash = ConsentCacheHash.of(bytes, seed: seed)
-        guard let bucket = bucket(hash: hash, where: { $0.withKeyBytes { ConsentCacheHash.equal($0, bytes) } }) else { return nil }
+        guard let bucket = bucket(hash: hash, bytes: bytes) else { return nil }
         let slot = Self.slot(of: table[bucket])
         guard now.nanoseconds < slots[slot].expiry else { return nil }
         return FreshEntry(slot: Int32(slot), isNegative: slots[slot].preferences == Self.negative)
@@ -334,6 +336,7 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
     public mutating func removeAll() {
         for index in table.indices { table[index] = 0 }
         slots.removeAll(keepingCapacity: true)
+        longKeys.removeAll()
         live = 0
         inFlight.removeAll()
         subjects.removeAll()
@@ -360,8 +363,8 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
 
     // MARK: Inspection (tests, admin)
 
-    /// The bytes one entry takes in the slot array (not counting its index bucket and its key's heap
-    /// storage).
+    /// The bytes one entry takes in the slot array, its key's included when at most
+    /// ``InlineKey/capacity`` bytes (not counting its index bucket).
     public static var bytesPerSlot: Int { MemoryLayout<Slot>.stride }
 
     /// The bytes one entry takes in the index (a bucket, at the table's load factor of at most 3/4,
@@ -382,7 +385,7 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
         keys.reserveCapacity(count)
         var slot = head
         while slot != Self.none {
-            keys.append(slots[Int(slot)].key!)
+            keys.append(key(of: slot))
             slot = slots[Int(slot)].next
         }
         return keys
@@ -393,16 +396,13 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
     /// The record of a slot; `nil` for a negative entry.
     @inline(__always)
     private func record(at slot: Int32) -> ConsentRecord? {
-        // Field by field: copying the whole slot would retain and release its key once more.
         let preferences = slots[Int(slot)].preferences
         guard preferences != Self.negative else { return nil }
         let subject: String
         if !subjects.isEmpty, let override = subjects[slot] {
             subject = override
-        } else if let string = slots[Int(slot)].key as? String {
-            subject = string
         } else {
-            subject = slots[Int(slot)].key.map { "\($0)" } ?? ""
+            subject = withKeyBytes(of: slot) { String(decoding: $0, as: UTF8.self) }
         }
         return ConsentRecord(
             subject: subject, normalizedPreferences: preferenceSets[Int(preferences)], version: slots[Int(slot)].version,
@@ -420,7 +420,8 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
         slots[Int(slot)].preferences = retainPreferences(record.preferences)
         slots[Int(slot)].version = record.version
         slots[Int(slot)].updatedAt = record.updatedAt
-        if (key as? String) != record.subject { subjects[slot] = record.subject }
+        let keyIsSubject = key.withKeyBytes { key in record.subject.withKeyBytes { ConsentCacheHash.equal(key, $0) } }
+        if !keyIsSubject { subjects[slot] = record.subject }
     }
 
     /// Lets go of what a slot's record refers to (its preference set, a subject kept aside).
@@ -478,14 +479,14 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
         guard capacity > 0 else { return }
         if live >= capacity {
             let victim = tail
-            let victimKey = slots[Int(victim)].key!
-            _ = removeFromTable(victimKey, hash: self.hash(of: victimKey))
+            removeFromTable(bucket(of: victim))
             unlink(victim)
             release(victim)
             evictions += 1
         }
+        let inline = key.withKeyBytes { InlineKey($0) }
         let entry = Slot(
-            key: key, expiry: expiry, version: 0, updatedAt: Date(timeIntervalSince1970: 0), movedAt: 0,
+            key: inline ?? .long, expiry: expiry, version: 0, updatedAt: Date(timeIntervalSince1970: 0), movedAt: 0,
             preferences: Self.negative, previous: Self.none, next: Self.none)
         let slot: Int32
         if freeList != Self.none {
@@ -497,6 +498,7 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
             slot = Int32(slots.count)
             slots.append(entry)
         }
+        if inline == nil { longKeys[slot] = key }
         store(record, key: key, into: slot)
         addToTable(slot, hash: hash)
         live += 1
@@ -513,8 +515,9 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
 
     private mutating func release(_ slot: Int32) {
         releaseRecord(of: slot)
+        if slots[Int(slot)].key.isLong { longKeys[slot] = nil }
         slots[Int(slot)] = Slot(
-            key: nil, expiry: 0, version: 0, updatedAt: Date(timeIntervalSince1970: 0), movedAt: 0, preferences: Self.negative,
+            key: .free, expiry: 0, version: 0, updatedAt: Date(timeIntervalSince1970: 0), movedAt: 0, preferences: Self.negative,
             previous: Self.none, next: freeList)
         freeList = slot
         live -= 1
@@ -564,18 +567,16 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
     /// The table bucket that points at `key`'s slot, if any (linear probing from the hash's home).
     @inline(__always)
     private func bucket(of key: Key, hash: UInt32) -> Int? {
-        key.withKeyBytes { bytes in
-            bucket(hash: hash, where: { $0.withKeyBytes { ConsentCacheHash.equal($0, bytes) } })
-        }
+        key.withKeyBytes { bucket(hash: hash, bytes: $0) }
     }
 
-    /// The table bucket of the entry with this hash whose key matches, if any.
+    /// The table bucket of the entry with this hash whose key is `bytes`, if any.
     @inline(__always)
-    private func bucket(hash: UInt32, where matches: (borrowing Key) -> Bool) -> Int? {
+    private func bucket(hash: UInt32, bytes: UnsafeRawBufferPointer) -> Int? {
         guard !table.isEmpty else { return nil }
         let mask = table.count - 1
         var bucket = Int(hash) & mask
-        // Through the buffers: reading a key in place, without retaining it for the compare.
+        // Through the buffers: the key is compared in its slot, which is not copied.
         return table.withUnsafeBufferPointer { table in
             slots.withUnsafeBufferPointer { slots in
                 while true {
@@ -583,12 +584,35 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
                     if entry == 0 { return nil }
                     if Self.hash(of: entry) == hash {
                         let slot = Self.slot(of: entry)
-                        if slots[slot].key != nil, matches(slots[slot].key.unsafelyUnwrapped) { return bucket }
+                        if slots[slot].key.equals(bytes) { return bucket }
+                        if slots[slot].key.isLong, longKeys[Int32(slot)]!.withKeyBytes({ ConsentCacheHash.equal($0, bytes) }) {
+                            return bucket
+                        }
                     }
                     bucket = (bucket &+ 1) & mask
                 }
             }
         }
+    }
+
+    /// The table bucket that points at a slot in use.
+    private func bucket(of slot: Int32) -> Int {
+        let hash = withKeyBytes(of: slot) { ConsentCacheHash.of($0, seed: seed) }
+        let mask = table.count - 1
+        var bucket = Int(hash) & mask
+        while Self.slot(of: table[bucket]) != Int(slot) { bucket = (bucket &+ 1) & mask }
+        return bucket
+    }
+
+    /// Calls `body` with the bytes of the key of a slot in use.
+    private func withKeyBytes<R>(of slot: Int32, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let key = slots[Int(slot)].key
+        return key.isLong ? longKeys[slot]!.withKeyBytes(body) : key.withBytes(body)
+    }
+
+    /// The key of a slot in use.
+    private func key(of slot: Int32) -> Key {
+        slots[Int(slot)].key.isLong ? longKeys[slot]! : withKeyBytes(of: slot) { Key(keyBytes: $0) }
     }
 
     private mutating func addToTable(_ slot: Int32, hash: UInt32) {
@@ -614,11 +638,17 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
         UInt32(truncatingIfNeeded: entry >> 32)
     }
 
-    /// Removes `key`'s bucket (shifting back the entries that probed past it); returns its slot.
+    /// Removes `key`'s bucket; returns its slot.
     private mutating func removeFromTable(_ key: Key, hash: UInt32) -> Int32? {
         guard let bucket = bucket(of: key, hash: hash) else { return nil }
-        let mask = table.count - 1
         let found = Int32(Self.slot(of: table[bucket]))
+        removeFromTable(bucket)
+        return found
+    }
+
+    /// Empties a bucket, shifting back the entries that probed past it.
+    private mutating func removeFromTable(_ bucket: Int) {
+        let mask = table.count - 1
         var hole = bucket
         var next = bucket
         while true {
@@ -634,7 +664,6 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
             }
         }
         table[hole] = 0
-        return found
     }
 
     private mutating func grow() {

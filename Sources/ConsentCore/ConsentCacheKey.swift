@@ -12,6 +12,9 @@ import Darwin
 public protocol ConsentCacheKey: Hashable, Sendable {
     /// Calls `body` with the key's bytes (for a `String`, its UTF-8).
     func withKeyBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R
+
+    /// The key whose ``withKeyBytes(_:)`` gives these bytes (the cache keeps keys as bytes).
+    init(keyBytes: UnsafeRawBufferPointer)
 }
 
 extension String: ConsentCacheKey {
@@ -21,6 +24,12 @@ extension String: ConsentCacheKey {
         if let result = utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) { return result }
         var copy = self
         return copy.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The bytes come from a `String`'s UTF-8, so decoding them repairs nothing.
+    @inlinable
+    public init(keyBytes: UnsafeRawBufferPointer) {
+        self.init(decoding: keyBytes, as: UTF8.self)
     }
 }
 

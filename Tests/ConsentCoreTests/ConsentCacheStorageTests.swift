@@ -18,9 +18,38 @@ import Testing
     }
 
     @Test func entriesAreSmall() {
-        // A 56-byte slot and an 8-byte bucket per entry, whatever the key.
-        #expect(Cache.bytesPerSlot == 56)
+        // An 80-byte slot, its key of up to 39 bytes inside, and an 8-byte bucket per entry.
+        #expect(Cache.bytesPerSlot == 80)
         #expect(Cache.bytesPerBucket == 8)
+    }
+
+    /// Keys of 39 bytes are held in their slots, longer ones aside: both answer, by key and by bytes,
+    /// are evicted and invalidated alike, and give their records' subjects back.
+    @Test func keysLongerThanASlotHoldsAreKeptAside() {
+        var cache = Cache(configuration: .init(capacity: 3, ttl: .seconds(1_000), jitter: 0, lruSlack: 0))
+        var rng = SeededRNG()
+        let inline = String(repeating: "i", count: 39)
+        let long = String(repeating: "l", count: 40)
+        let longer = "user:" + String(repeating: "0123456789abcdef", count: 16)
+        for key in [inline, long, longer] {
+            fill(&cache, key, record(key, ["A": true], version: 1), at: t0, rng: &rng)
+        }
+        for key in [inline, long, longer] {
+            #expect(cache.lookup(key, now: t0) == .hit(record(key, ["A": true], version: 1)))
+            #expect(Array(key.utf8).withUnsafeBytes { cache.freshEntry(bytes: $0, now: t0) } != nil)
+        }
+        // Same length, one byte apart: no match.
+        #expect(cache.freshEntry(String(repeating: "l", count: 39) + "m", now: t0) == nil)
+        #expect(cache.keysByRecency() == [longer, long, inline])
+        // The least recently used long key is evicted for a new one.
+        _ = cache.lookup(inline, now: t0)
+        _ = cache.lookup(longer, now: t0)
+        fill(&cache, "short", nil, at: t0, rng: &rng)
+        #expect(cache.keysByRecency() == ["short", longer, inline])
+        #expect(cache.lookup(long, now: t0) != .hit(record(long, ["A": true], version: 1)))
+        cache.invalidate(longer)
+        #expect(cache.keysByRecency() == ["short", inline])
+        #expect(cache.freshEntry(longer, now: t0) == nil)
     }
 
     /// Random inserts, hits, invalidations and evictions over a key space much larger than the
@@ -34,7 +63,9 @@ import Testing
         var recency: [String] = []  // most recent first
         var values: [String: ConsentRecord?] = [:]
         for step in 0..<20_000 {
-            let key = "subject-\(Int.random(in: 0..<1_000, using: &chooser))-with-a-long-id"
+            // A third of the keys are too long to be held in their slot.
+            let number = Int.random(in: 0..<1_000, using: &chooser)
+            let key = "subject-\(number)-with-a-long-id" + (number.isMultiple(of: 3) ? "-and-more-than-39-bytes-in-all" : "")
             if Int.random(in: 0..<8, using: &chooser) == 0 {
                 cache.invalidate(key)
                 recency.removeAll { $0 == key }
