@@ -31,6 +31,7 @@ struct IngressResponder: HTTPResponder {
     let feed: DecisionFeed
     private let upstreamWarning: RateLimitedWarning
     private let inflight = InflightLimit()
+    private let writeKeys = WriteKey.Memo()
 
     init(
         settings: Settings, enforcer: ConsentEnforcer, forwarder: UpstreamForwarder, metrics: GatewayMetrics, feed: DecisionFeed,
@@ -47,9 +48,10 @@ struct IngressResponder: HTTPResponder {
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let route = TrackingRoute(path: request.uri.path)
+        let fields = TrackingHeaders(request.headers)
         guard inflight.enter(limit: settings.maxInflightRequests) else {
             metrics.request(route: route, status: 503)
-            var headers = settings.cors.responseHeaders(origin: request.headers[.origin])
+            var headers = settings.cors.responseHeaders(origin: fields.origin)
             headers[.retryAfter] = "1"
             return GatewayResponse.error(
                 .serviceUnavailable, code: "overloaded", message: "too many requests in flight; retry after the Retry-After delay",
@@ -61,7 +63,7 @@ struct IngressResponder: HTTPResponder {
             inflight.leave()
         }
         do {
-            let response = try await handle(request, route: route, channel: context.channel)
+            let response = try await handle(request, fields: fields, route: route, channel: context.channel)
             metrics.request(route: route, status: response.status.code)
             return response
         } catch {
@@ -70,8 +72,8 @@ struct IngressResponder: HTTPResponder {
         }
     }
 
-    private func handle(_ request: Request, route: TrackingRoute?, channel: any Channel) async throws -> Response {
-        let origin = request.headers[.origin]
+    private func handle(_ request: Request, fields: TrackingHeaders, route: TrackingRoute?, channel: any Channel) async throws -> Response {
+        let origin = fields.origin
         let requestId = RequestID.next()
         var corsHeaders = settings.cors.responseHeaders(origin: origin)
         corsHeaders[RequestID.header] = requestId
@@ -81,7 +83,7 @@ struct IngressResponder: HTTPResponder {
             break
         case .options where route != nil:
             let headers = settings.cors.preflightHeaders(
-                origin: origin, requestedHeaders: request.headers[.accessControlRequestHeaders])
+                origin: origin, requestedHeaders: fields.accessControlRequestHeaders)
             return Response(status: .noContent, headers: headers)
         default:
             guard route != nil else { return notFound(request, corsHeaders) }
@@ -93,12 +95,12 @@ struct IngressResponder: HTTPResponder {
         }
         guard let route else { return notFound(request, corsHeaders) }
 
-        guard let coding = ContentCoding(headerValue: request.headers[.contentEncoding] ?? "") else {
+        guard let coding = ContentCoding(headerValue: fields.contentEncoding ?? "") else {
             return GatewayResponse.error(
                 .unsupportedMediaType, code: "unsupported_encoding",
                 message: "Content-Encoding must be gzip, deflate or identity", headers: corsHeaders)
         }
-        let authorization = WriteKey.parse(authorization: request.headers[.authorization])
+        let authorization = writeKeys.parse(authorization: fields.authorization)
         if authorization == .malformed {
             return GatewayResponse.error(
                 .unauthorized, code: "invalid_authorization",
@@ -167,8 +169,7 @@ struct IngressResponder: HTTPResponder {
             }
         }
 
-        let gpc = request.headers[HTTPField.Name("Sec-GPC")!]?.trimmingSpaces == "1"
-        let enforcement = await enforcer.enforce(scanned, subjects: subjects, body: body, gpc: gpc, requestId: requestId)
+        let enforcement = await enforcer.enforce(scanned, subjects: subjects, body: body, gpc: fields.gpc, requestId: requestId)
         if enforcement.rejected {
             var headers = corsHeaders
             headers[.retryAfter] = String(settings.retryAfterSeconds)
@@ -179,7 +180,7 @@ struct IngressResponder: HTTPResponder {
         }
 
         let forwarded: ByteBuffer
-        var contentEncoding = request.headers[.contentEncoding]
+        var contentEncoding = fields.contentEncoding
         if enforcement.edits.allSatisfy({ $0 == .keep }) {
             forwarded = wire  // nothing changed: the original bytes, compression and all
         } else {
@@ -200,9 +201,9 @@ struct IngressResponder: HTTPResponder {
         let outcome = await forwarder.forward(
             path: request.uri.path,
             headers: ForwardedHeaders(
-                authorization: request.headers[.authorization],
-                contentType: request.headers[.contentType],
-                userAgent: request.headers[.userAgent],
+                authorization: fields.authorization,
+                contentType: fields.contentType,
+                userAgent: fields.userAgent,
                 contentEncoding: contentEncoding
             ),
             body: forwarded,

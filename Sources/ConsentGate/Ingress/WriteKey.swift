@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Synchronization
 
 /// Where a request's Segment write key comes from: `Authorization: Basic base64(key:)` or the body's `writeKey`.
 enum WriteKey {
@@ -24,5 +25,19 @@ enum WriteKey {
         }
         if let colon = text.firstIndex(of: ":") { return .basic(String(text[..<colon])) }
         return .basic(text)
+    }
+
+    /// Remembers the last `Authorization` value parsed: an SDK sends the same one with every batch,
+    /// and parsing it (base64 and four `String`s) cost more than comparing it with the last one.
+    final class Memo: Sendable {
+        private let last = Mutex<(authorization: String, header: Header)?>(nil)
+
+        func parse(authorization: String?) -> Header {
+            guard let authorization else { return .absent }
+            if let header = last.withLock({ $0?.authorization == authorization ? $0?.header : nil }) { return header }
+            let header = WriteKey.parse(authorization: authorization)
+            last.withLock { $0 = (authorization, header) }
+            return header
+        }
     }
 }
