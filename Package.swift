@@ -31,10 +31,12 @@ let package = Package(
         // libdeflate from the system (Debian: libdeflate-dev): whole-buffer gzip inflate, 2-3x zlib's speed
         // with a vectorised CRC-32, for the common case of a well-formed body.
         .systemLibrary(name: "CLibDeflate", path: "Sources/CLibDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        // One compiler builtin Swift does not expose: a software prefetch, for the cache's batched lookups.
+        .target(name: "CPrefetch"),
         // The tracking API's wire format: pure, no I/O.
         .target(name: "SegmentWire", dependencies: ["CZlib", "CLibDeflate"]),
         // Consent semantics: records, verdicts, policy, the cache state machine. Pure, no I/O.
-        .target(name: "ConsentCore", dependencies: ["SegmentWire"]),
+        .target(name: "ConsentCore", dependencies: ["SegmentWire", "CPrefetch"]),
         // Stores of record: SQLite (embedded default), PostgreSQL (many replicas), HTTP (a customer's service).
         .target(
             name: "ConsentStores",

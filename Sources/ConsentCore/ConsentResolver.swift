@@ -154,30 +154,54 @@ public final class ConsentResolver: Sendable {
     public func cachedTruths(_ subjects: [SubjectBytes?], in body: UnsafeRawBufferPointer) -> [CachedTruth?] {
         let now = self.now()
         return state.withLock { state in
+            // Each id's hash, and its bucket, then its slot, on their way into the processor's cache
+            // before the first lookup waits for one (see ``ConsentCache/prefetchBucket(hash:)``).
+            var hashes = [UInt32](repeating: 0, count: subjects.count * 2)
+            for (index, subject) in subjects.enumerated() {
+                guard let subject else { continue }
+                if let userId = subject.userId {
+                    hashes[2 * index] = state.cache.hash(bytes: UnsafeRawBufferPointer(rebasing: body[userId]))
+                    state.cache.prefetchBucket(hash: hashes[2 * index])
+                }
+                if let anonymousId = subject.anonymousId {
+                    hashes[2 * index + 1] = state.cache.hash(bytes: UnsafeRawBufferPointer(rebasing: body[anonymousId]))
+                    state.cache.prefetchBucket(hash: hashes[2 * index + 1])
+                }
+            }
+            for (index, subject) in subjects.enumerated() {
+                guard let subject else { continue }
+                if subject.userId != nil { state.cache.prefetchSlot(hash: hashes[2 * index]) }
+                if subject.anonymousId != nil { state.cache.prefetchSlot(hash: hashes[2 * index + 1]) }
+            }
             var truths: [CachedTruth?] = []
             truths.reserveCapacity(subjects.count)
-            for subject in subjects {
-                truths.append(subject.flatMap { Self.cachedTruth($0, in: body, cache: &state.cache, now: now) })
+            for (index, subject) in subjects.enumerated() {
+                truths.append(
+                    subject.flatMap {
+                        Self.cachedTruth(
+                            $0, hashes: (hashes[2 * index], hashes[2 * index + 1]), in: body, cache: &state.cache, now: now)
+                    })
             }
             return truths
         }
     }
 
     private static func cachedTruth(
-        _ subject: SubjectBytes, in body: UnsafeRawBufferPointer, cache: inout ConsentCache<String>, now: CacheInstant
+        _ subject: SubjectBytes, hashes: (userId: UInt32, anonymousId: UInt32), in body: UnsafeRawBufferPointer,
+        cache: inout ConsentCache<String>, now: CacheInstant
     ) -> CachedTruth? {
-        func entry(_ range: Range<Int>) -> ConsentCache<String>.FreshEntry? {
-            cache.freshEntry(bytes: UnsafeRawBufferPointer(rebasing: body[range]), now: now)
+        func entry(_ range: Range<Int>, hash: UInt32) -> ConsentCache<String>.FreshEntry? {
+            cache.freshEntry(bytes: UnsafeRawBufferPointer(rebasing: body[range]), hash: hash, now: now)
         }
         // Which entries answer, before touching any (as in cachedOutcome).
         var userEntry: ConsentCache<String>.FreshEntry?
         if let userId = subject.userId {
-            guard let found = entry(userId) else { return nil }
+            guard let found = entry(userId, hash: hashes.userId) else { return nil }
             userEntry = found
         }
         var anonymousEntry: ConsentCache<String>.FreshEntry?
         if userEntry?.isNegative ?? true, let anonymousId = subject.anonymousId {
-            guard let found = entry(anonymousId) else { return nil }
+            guard let found = entry(anonymousId, hash: hashes.anonymousId) else { return nil }
             anonymousEntry = found
         }
         if let userEntry, !userEntry.isNegative {

@@ -52,6 +52,33 @@ import Testing
         #expect(cache.freshEntry(longer, now: t0) == nil)
     }
 
+    /// The batched form of a lookup (hash first, prefetches, then the lookup by hash) finds what the
+    /// plain one finds, and prefetching changes nothing, in an empty cache too.
+    @Test func aLookupByHashAfterPrefetchesFindsWhatALookupFinds() {
+        var cache = Cache(configuration: .init(capacity: 1_000, ttl: .seconds(1_000), jitter: 0, lruSlack: 0))
+        var rng = SeededRNG()
+        Array("nobody".utf8).withUnsafeBytes { bytes in
+            cache.prefetchBucket(hash: cache.hash(bytes: bytes))
+            cache.prefetchSlot(hash: cache.hash(bytes: bytes))
+        }
+        for i in 0..<500 { fill(&cache, "user-\(i)", i.isMultiple(of: 4) ? nil : record("user-\(i)", ["A": true]), at: t0, rng: &rng) }
+        let recency = cache.keysByRecency()
+        let statistics = cache.statistics
+        let keys = (0..<700).map { Array("user-\($0)".utf8) }
+        let hashes = keys.map { key in key.withUnsafeBytes { cache.hash(bytes: $0) } }
+        for hash in hashes { cache.prefetchBucket(hash: hash) }
+        for hash in hashes { cache.prefetchSlot(hash: hash) }
+        #expect(cache.keysByRecency() == recency)
+        #expect(cache.statistics == statistics)
+        for (key, hash) in zip(keys, hashes) {
+            let byHash = key.withUnsafeBytes { cache.freshEntry(bytes: $0, hash: hash, now: t0) }
+            let plain = key.withUnsafeBytes { cache.freshEntry(bytes: $0, now: t0) }
+            #expect(byHash?.isNegative == plain?.isNegative)
+            #expect((byHash == nil) == (plain == nil))
+        }
+        #expect(keys[..<500].allSatisfy { key in key.withUnsafeBytes { cache.freshEntry(bytes: $0, now: t0) } != nil })
+    }
+
     /// Random inserts, hits, invalidations and evictions over a key space much larger than the
     /// capacity, checked against a reference model (so every probe chain and backward shift is used).
     @Test(arguments: [11 as UInt64, 12, 13])
