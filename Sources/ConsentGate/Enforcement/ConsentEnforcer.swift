@@ -11,8 +11,16 @@ struct Enforcement: Sendable {
     var edits: [EventEdit]
     /// The whole request must be refused with 503 (consent unverifiable and `on_store_unavailable: reject`).
     var rejected: Bool
-    /// One entry per event: its decision, or `nil` for an invalid event.
-    var decisions: [ConsentDecision?]
+}
+
+/// An event whose decision is kept past the loop that makes it: one to audit (not forwarded unchanged),
+/// to count by category (a mismatch) or by store failure, or to show in the live view.
+private struct NotableEvent {
+    var index: Int
+    /// `nil` for an invalid event.
+    var decision: ConsentDecision?
+    /// The id the decision was made for, when it is needed.
+    var subject: String?
 }
 
 /// Decides, per event, whether it goes upstream as is, corrected, or not at all: resolves the
@@ -47,10 +55,12 @@ final class ConsentEnforcer: Sendable {
     func enforce(_ request: ScannedRequest, subjects: [EventSubject?], body: RequestBytes, gpc: Bool, requestId: String?) async -> Enforcement {
         var edits: [EventEdit] = []
         edits.reserveCapacity(subjects.count)
-        var decisions: [ConsentDecision?] = []
-        decisions.reserveCapacity(subjects.count)
-        var lookedUp: [String?] = []
-        lookedUp.reserveCapacity(subjects.count)
+        // Every event is counted by verdict and action; only the notable ones keep their decision.
+        var counted: [(verdict: Int, action: Int)] = []
+        counted.reserveCapacity(subjects.count)
+        var notable: [NotableEvent] = []
+        let watched = feed.isWatched
+        let shownFrom = watched ? max(0, subjects.count - DecisionFeed.shownPerRequest) : subjects.count
         var rejected = false
         // Fast paths, neither of which suspends: first the events the cache answers by mask (consistent
         // stamps, unknown subjects), then, under one more lock, the other events whose subjects are
@@ -62,8 +72,8 @@ final class ConsentEnforcer: Sendable {
         for (index, subject) in subjects.enumerated() {
             guard let subject else {
                 edits.append(.drop)
-                decisions.append(nil)
-                lookedUp.append(nil)
+                counted.append(GatewayMetrics.eventIndexes(verdict: nil, action: .drop))
+                notable.append(NotableEvent(index: index, decision: nil, subject: nil))
                 continue
             }
             let stamp = request.effectiveStamp(of: request.events[index]).map { request.entries(of: $0) }
@@ -72,7 +82,7 @@ final class ConsentEnforcer: Sendable {
             if let (fast, choice) = decidedByMask(index < truths.count ? truths[index] : nil, stamp: stamp, gpc: gpc) {
                 decision = fast
                 // The id is only read for an audit record or the live view.
-                let named = decision.decided != .forward || feed.isWatched
+                let named = decision.decided != .forward || index >= shownFrom
                 subjectUsed = named ? choice.flatMap { choice in body.withBytes { subject.id(choice, in: $0) } } : nil
             } else {
                 let ids = body.withBytes { subject.ids(in: $0) }
@@ -101,19 +111,26 @@ final class ConsentEnforcer: Sendable {
                 edits.append(.drop)
                 rejected = true
             }
-            decisions.append(decision)
-            lookedUp.append(subjectUsed)
+            counted.append(GatewayMetrics.eventIndexes(verdict: decision.verdict, action: decision.effective))
+            if decision.decided != .forward || index >= shownFrom || decision.verdict.isCountedApart {
+                notable.append(NotableEvent(index: index, decision: decision, subject: subjectUsed))
+            }
         }
 
         if let audit {
-            let records = auditRecords(request, decisions: decisions, subjects: lookedUp, body: body, requestId: requestId)
+            let records = auditRecords(request, notable: notable, body: body, requestId: requestId)
             if !audit.append(records) {
                 metrics.auditWriteFailed()
                 auditWarning.emit(["path": "\(audit.path)"])
             }
         }
-        observe(request, decisions: decisions, subjects: lookedUp, body: body, rejected: rejected)
-        return Enforcement(edits: edits, rejected: rejected, decisions: decisions)
+        if rejected {
+            // In a rejected request nothing is forwarded: every event's action is reject.
+            let reject = GatewayMetrics.eventIndexes(verdict: nil, action: .reject).action
+            for index in counted.indices { counted[index].action = reject }
+        }
+        observe(request, counted: counted, notable: notable, shownFrom: shownFrom, body: body, rejected: rejected)
+        return Enforcement(edits: edits, rejected: rejected)
     }
 
     /// The decision for an event the cache answered by mask, and which id named its subject.
@@ -135,41 +152,36 @@ final class ConsentEnforcer: Sendable {
 
     /// Counts every event and feeds the newest decisions to the live view.
     private func observe(
-        _ request: ScannedRequest, decisions: [ConsentDecision?], subjects: [String?], body: RequestBytes, rejected: Bool
+        _ request: ScannedRequest, counted: [(verdict: Int, action: Int)], notable: [NotableEvent], shownFrom: Int,
+        body: RequestBytes, rejected: Bool
     ) {
-        var counted: [(verdict: Int, action: Int)] = []
-        counted.reserveCapacity(decisions.count)
         var unavailable = 0
-        for decision in decisions {
-            // In a rejected request nothing is forwarded: every event's action is reject.
-            let action: ConsentAction = rejected ? .reject : (decision?.effective ?? .drop)
-            counted.append(GatewayMetrics.eventIndexes(verdict: decision?.verdict, action: action))
-            if let decision {
-                if !decision.over.isEmpty || !decision.under.isEmpty, case .mismatch = decision.verdict {
-                    metrics.mismatch(over: decision.over, under: decision.under)
-                }
-                if decision.verdict == .storeUnavailable { unavailable += 1 }
+        for event in notable {
+            guard let decision = event.decision else { continue }
+            if !decision.over.isEmpty || !decision.under.isEmpty, case .mismatch = decision.verdict {
+                metrics.mismatch(over: decision.over, under: decision.under)
             }
+            if decision.verdict == .storeUnavailable { unavailable += 1 }
         }
         metrics.events(counted)
         if unavailable > 0 { storeWarning.emit(["store": "\(resolver.store.kind)", "events": "\(unavailable)"]) }
 
-        guard feed.isWatched else {
+        guard shownFrom < counted.count else {
             feed.record([], counted: counted)
             return
         }
-        let newest = max(0, decisions.count - 20)..<decisions.count
         let time = Date.now.formatted(.iso8601)
+        // Every event from `shownFrom` on is notable, in order.
         let entries: [DecisionFeed.Entry] = body.withBytes { bytes in
-            newest.map { index in
-                let event = request.events[index]
-                let decision = decisions[index]
+            notable.filter { $0.index >= shownFrom }.map { shown in
+                let event = request.events[shown.index]
+                let decision = shown.decision
                 let name = event.eventName.map { String(JSONString.decode($0, in: bytes).prefix(64)) }
                 return DecisionFeed.Entry(
                     time: time,
                     eventType: event.type?.name,
                     eventName: name,
-                    subject: subjects[index],
+                    subject: shown.subject,
                     verdict: decision?.verdict.label ?? "invalid",
                     action: (rejected ? ConsentAction.reject : (decision?.effective ?? .drop)).label,
                     over: decision?.over ?? [],
@@ -216,21 +228,19 @@ final class ConsentEnforcer: Sendable {
     }
 
     /// A record for every event that was not forwarded unchanged (in shadow mode: would not have been).
-    private func auditRecords(
-        _ request: ScannedRequest, decisions: [ConsentDecision?], subjects: [String?], body: RequestBytes, requestId: String?
-    ) -> [AuditRecord] {
-        let needed = decisions.indices.filter { decisions[$0].map { $0.decided != .forward } ?? true }
+    private func auditRecords(_ request: ScannedRequest, notable: [NotableEvent], body: RequestBytes, requestId: String?) -> [AuditRecord] {
+        let needed = notable.filter { $0.decision.map { $0.decided != .forward } ?? true }
         guard !needed.isEmpty else { return [] }
         let time = Date.now.formatted(.iso8601)
         return body.withBytes { bytes in
-            needed.map { index in
-                let event = request.events[index]
-                let decision = decisions[index]
+            needed.map { audited in
+                let event = request.events[audited.index]
+                let decision = audited.decision
                 return AuditRecord(
                     time: time,
                     requestId: requestId,
                     messageId: event.messageId.map { JSONString.decode($0, in: bytes) },
-                    subject: subjects[index].map(hasher.name(of:)),
+                    subject: audited.subject.map(hasher.name(of:)),
                     eventType: event.type?.name,
                     verdict: decision?.verdict.label ?? "invalid",
                     action: decision?.decided.label ?? "drop",
@@ -241,6 +251,16 @@ final class ConsentEnforcer: Sendable {
                     reason: event.defect?.rawValue
                 )
             }
+        }
+    }
+}
+
+private extension Verdict {
+    /// Counted by more than its label: a mismatch by category, a store failure for the warning.
+    var isCountedApart: Bool {
+        switch self {
+        case .mismatch, .storeUnavailable: true
+        default: false
         }
     }
 }

@@ -28,6 +28,10 @@ final class DecisionFeed: Sendable {
         var upstream: [String: Int] = [:]
     }
 
+    /// The newest events of a request that the view shows (a request of 100 events does not push
+    /// out every other request's).
+    static let shownPerRequest = 20
+
     let capacity: Int
     private let state = Mutex(State())
     /// When the view was last read (monotonic nanoseconds), for sampling only while watched.
