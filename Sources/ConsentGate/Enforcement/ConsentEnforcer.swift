@@ -13,16 +13,6 @@ struct Enforcement: Sendable {
     var rejected: Bool
 }
 
-/// An event whose decision is kept past the loop that makes it: one to audit (not forwarded unchanged),
-/// to count by category (a mismatch) or by store failure, or to show in the live view.
-private struct NotableEvent {
-    var index: Int
-    /// `nil` for an invalid event.
-    var decision: ConsentDecision?
-    /// The id the decision was made for, when it is needed.
-    var subject: String?
-}
-
 /// Decides, per event, whether it goes upstream as is, corrected, or not at all: resolves the
 /// subject's truth through the cache, compares it with the event's stamp (after merging the batch's
 /// top-level `context`), applies the policy, and audits every event not forwarded unchanged.
@@ -52,85 +42,96 @@ final class ConsentEnforcer: Sendable {
         self.auditWarning = RateLimitedWarning("audit log write failed", logger: logger)
     }
 
+    /// Enforces a request, waiting for the store where the cache cannot answer.
     func enforce(_ request: ScannedRequest, subjects: [EventSubject?], body: RequestBytes, gpc: Bool, requestId: String?) async -> Enforcement {
-        var edits: [EventEdit] = []
-        edits.reserveCapacity(subjects.count)
-        // Every event is counted by verdict and action; only the notable ones keep their decision.
-        var counted: [(verdict: Int, action: Int)] = []
-        counted.reserveCapacity(subjects.count)
-        var notable: [NotableEvent] = []
-        let watched = feed.isWatched
-        let shownFrom = watched ? max(0, subjects.count - DecisionFeed.shownPerRequest) : subjects.count
-        var rejected = false
-        // Fast paths, neither of which suspends: first the events the cache answers by mask (consistent
+        var run = begin(request, subjects: subjects, body: body, gpc: gpc, requestId: requestId)
+        var answer: (subject: String?, outcome: LookupOutcome)?
+        while case .resolve(let userId, let anonymousId) = advance(&run, resolved: answer) {
+            answer = await resolver.resolve(userId: userId, anonymousId: anonymousId)
+        }
+        return finish(run)
+    }
+
+    /// Starts a request's enforcement: asks the cache, without waiting, for every subject it can answer.
+    func begin(_ request: ScannedRequest, subjects: [EventSubject?], body: RequestBytes, gpc: Bool, requestId: String?) -> EnforcementRun {
+        let shownFrom = feed.isWatched ? max(0, subjects.count - DecisionFeed.shownPerRequest) : subjects.count
+        // Fast paths, neither of which waits: first the events the cache answers by mask (consistent
         // stamps, unknown subjects), then, under one more lock, the other events whose subjects are
         // cached. Not when the batch holds a preference update, whose invalidation must reach later events.
         let hasPreferenceUpdate = subjects.contains { $0?.isPreferenceUpdate == true }
         let truths = hasPreferenceUpdate ? [] : cachedTruths(request, subjects: subjects, body: body, gpc: gpc)
         let cached = hasPreferenceUpdate ? [] : cachedOutcomes(request, subjects: subjects, body: body, answered: truths)
+        return EnforcementRun(
+            request: request, subjects: subjects, body: body, gpc: gpc, requestId: requestId, truths: truths, cached: cached,
+            shownFrom: shownFrom)
+    }
 
-        for (index, subject) in subjects.enumerated() {
-            guard let subject else {
-                edits.append(.drop)
-                counted.append(GatewayMetrics.eventIndexes(verdict: nil, action: .drop))
-                notable.append(NotableEvent(index: index, decision: nil, subject: nil))
+    /// Decides events in order until one needs its subject's truth from the store (or none is left).
+    /// - Parameter resolved: the answer to the last ``EnforcementRun/Step/resolve(userId:anonymousId:)``, if any.
+    func advance(_ run: inout EnforcementRun, resolved: (subject: String?, outcome: LookupOutcome)?) -> EnforcementRun.Step {
+        if let resolved {
+            // The waiting event's preference update (if any) was applied before it asked.
+            decide(&run, lookup: resolved)
+        }
+        while run.next < run.subjects.count {
+            let index = run.next
+            guard let subject = run.subjects[index] else {
+                run.recordInvalid()
                 continue
             }
+            let request = run.request
             let stamp = request.effectiveStamp(of: request.events[index]).map { request.entries(of: $0) }
-            let subjectUsed: String?
-            let decision: ConsentDecision
-            if let (fast, choice) = decidedByMask(index < truths.count ? truths[index] : nil, stamp: stamp, gpc: gpc) {
-                decision = fast
+            if let (fast, choice) = decidedByMask(index < run.truths.count ? run.truths[index] : nil, stamp: stamp, gpc: run.gpc) {
                 // The id is only read for an audit record or the live view.
-                let named = decision.decided != .forward || index >= shownFrom
-                subjectUsed = named ? choice.flatMap { choice in body.withBytes { subject.id(choice, in: $0) } } : nil
+                let named = fast.decided != .forward || index >= run.shownFrom
+                run.record(fast, subject: named ? choice.flatMap { choice in run.body.withBytes { subject.id(choice, in: $0) } } : nil)
+                continue
+            }
+            let ids = run.body.withBytes { subject.ids(in: $0) }
+            if subject.isPreferenceUpdate {
+                // The user just changed their consent: whatever is cached for them is outdated.
+                if let userId = ids.userId { resolver.invalidate(subject: userId) }
+                if let anonymousId = ids.anonymousId { resolver.invalidate(subject: anonymousId) }
+            }
+            if index < run.cached.count, let answer = run.cached[index] {
+                decide(&run, lookup: answer)
+            } else if policy.needsTruth(hasStamp: stamp != nil, isPreferenceUpdate: subject.isPreferenceUpdate) {
+                return .resolve(userId: ids.userId, anonymousId: ids.anonymousId)
             } else {
-                let ids = body.withBytes { subject.ids(in: $0) }
-                if subject.isPreferenceUpdate {
-                    // The user just changed their consent: whatever is cached for them is outdated.
-                    if let userId = ids.userId { resolver.invalidate(subject: userId) }
-                    if let anonymousId = ids.anonymousId { resolver.invalidate(subject: anonymousId) }
-                }
-                let lookup: LookupOutcome
-                if index < cached.count, let answer = cached[index] {
-                    (subjectUsed, lookup) = answer
-                } else if policy.needsTruth(hasStamp: stamp != nil, isPreferenceUpdate: subject.isPreferenceUpdate) {
-                    (subjectUsed, lookup) = await resolver.resolve(userId: ids.userId, anonymousId: ids.anonymousId)
-                } else {
-                    (subjectUsed, lookup) = (ids.userId ?? ids.anonymousId, .unknown)
-                }
-                decision = VerdictEngine.decide(
-                    isPreferenceUpdate: subject.isPreferenceUpdate, stamp: stamp, lookup: lookup,
-                    gpc: gpc, policy: policy, maxStaleGrant: maxStaleGrant)
-            }
-            switch decision.effective {
-            case .forward: edits.append(.keep)
-            case .drop: edits.append(.drop)
-            case .restamp: edits.append(.restamp(decision.restampPreferences ?? []))
-            case .reject:
-                edits.append(.drop)
-                rejected = true
-            }
-            counted.append(GatewayMetrics.eventIndexes(verdict: decision.verdict, action: decision.effective))
-            if decision.decided != .forward || index >= shownFrom || decision.verdict.isCountedApart {
-                notable.append(NotableEvent(index: index, decision: decision, subject: subjectUsed))
+                decide(&run, lookup: (ids.userId ?? ids.anonymousId, .unknown))
             }
         }
+        return .finished
+    }
 
+    /// Decides the run's next event (which has a subject) against its subject's truth.
+    private func decide(_ run: inout EnforcementRun, lookup: (subject: String?, outcome: LookupOutcome)) {
+        let request = run.request
+        let stamp = request.effectiveStamp(of: request.events[run.next]).map { request.entries(of: $0) }
+        let decision = VerdictEngine.decide(
+            isPreferenceUpdate: run.subjects[run.next]?.isPreferenceUpdate ?? false, stamp: stamp, lookup: lookup.outcome,
+            gpc: run.gpc, policy: policy, maxStaleGrant: maxStaleGrant)
+        run.record(decision, subject: lookup.subject)
+    }
+
+    /// Audits and counts a finished run's decisions; its edits for the request.
+    func finish(_ run: EnforcementRun) -> Enforcement {
+        precondition(run.next == run.subjects.count, "finish(_:) before every event was decided")
+        var counted = run.counted
         if let audit {
-            let records = auditRecords(request, notable: notable, body: body, requestId: requestId)
+            let records = auditRecords(run.request, notable: run.notable, body: run.body, requestId: run.requestId)
             if !audit.append(records) {
                 metrics.auditWriteFailed()
                 auditWarning.emit(["path": "\(audit.path)"])
             }
         }
-        if rejected {
+        if run.rejected {
             // In a rejected request nothing is forwarded: every event's action is reject.
             let reject = GatewayMetrics.eventIndexes(verdict: nil, action: .reject).action
             for index in counted.indices { counted[index].action = reject }
         }
-        observe(request, counted: counted, notable: notable, shownFrom: shownFrom, body: body, rejected: rejected)
-        return Enforcement(edits: edits, rejected: rejected)
+        observe(run.request, counted: counted, notable: run.notable, shownFrom: run.shownFrom, body: run.body, rejected: run.rejected)
+        return Enforcement(edits: run.edits, rejected: run.rejected)
     }
 
     /// The decision for an event the cache answered by mask, and which id named its subject.
@@ -251,16 +252,6 @@ final class ConsentEnforcer: Sendable {
                     reason: event.defect?.rawValue
                 )
             }
-        }
-    }
-}
-
-private extension Verdict {
-    /// Counted by more than its label: a mismatch by category, a store failure for the warning.
-    var isCountedApart: Bool {
-        switch self {
-        case .mismatch, .storeUnavailable: true
-        default: false
         }
     }
 }
