@@ -1,7 +1,10 @@
 -- wrk script of the load benchmark: POSTs pre-made gzip batches to /v1/batch, cycling through them.
---   wrk ... -s batch.lua URL -- DIR COUNT [DELAY_MS]
+--   wrk ... -s batch.lua URL -- DIR COUNT [DELAY_MS [GAPS]]
 -- DIR/NNNN.gz are the bodies (gen.py); each thread starts at a different one. With DELAY_MS > 0 every
--- connection waits that long after each answer before its next request (a paced, not saturating, load).
+-- connection waits after each answer before its next request (a paced, not saturating, load): exactly
+-- DELAY_MS with GAPS=fixed (the default), or a random gap drawn from the exponential law of mean
+-- DELAY_MS with GAPS=random, so that the connections' requests arrive independently, as many clients'
+-- do, instead of in the bursts that connections started together keep.
 -- done() prints one machine-readable line: RESULT requests=... p50_us=... p99_us=...
 
 local requests_ = {}
@@ -12,6 +15,7 @@ function init(args)
   local dir = args[1]
   local count = tonumber(args[2])
   delay_ms = tonumber(args[3] or "0")
+  local gaps = args[4] or "fixed"
   local headers = {
     ["Content-Type"] = "application/json",
     ["Content-Encoding"] = "gzip",
@@ -26,7 +30,10 @@ function init(args)
     requests_[#requests_ + 1] = wrk.format("POST", "/v1/batch", headers, body)
   end
   index = math.random(#requests_)
-  if delay_ms > 0 then
+  if delay_ms > 0 and gaps == "random" then
+    math.randomseed(os.time() + index)
+    delay = function() return math.floor(-delay_ms * math.log(1 - math.random()) + 0.5) end
+  elseif delay_ms > 0 then
     delay = function() return delay_ms end
   end
 end
