@@ -17,7 +17,9 @@ public struct StampGrants {
 
     /// `nil` when the request names more categories than can have bits: its stamps compare by name.
     public init?(_ request: ScannedRequest, resolver: ConsentResolver) {
+        // Reserved once: growing by appends would allocate again at 1, 2, 4, ... entries.
         var names: [String] = []
+        names.reserveCapacity(min(request.preferences.count, 16))
         var categoryOfEntry: [Int] = []
         categoryOfEntry.reserveCapacity(request.preferences.count)
         for entry in request.preferences {
@@ -32,7 +34,11 @@ public struct StampGrants {
         self.request = request
         self.bits = names.isEmpty ? [] : resolver.categoryBits(names)
         self.categoryOfEntry = categoryOfEntry
+        known.reserveCapacity(Self.knownLimit)
     }
+
+    /// The most distinct stamps whose masks are kept.
+    private static var knownLimit: Int { 16 }
 
     /// What a stamp grants, as a mask (see ``CategoryIDs/grantMask(_:)``); `nil` when it grants a
     /// category without a bit, which no masked truth grants.
@@ -40,7 +46,7 @@ public struct StampGrants {
         if let found = known.first(where: { $0.entries == stamp.entries }) { return found.grants }
         let (bits, categoryOfEntry, preferences) = (self.bits, self.categoryOfEntry, request.preferences)
         let grants = CategoryIDs.grantMask(stamp.entries.lazy.map { (bits[categoryOfEntry[$0]], preferences[$0].granted) })
-        if known.count < 16 { known.append((stamp.entries, grants)) }
+        if known.count < Self.knownLimit { known.append((stamp.entries, grants)) }
         return grants
     }
 }
