@@ -79,7 +79,8 @@ public struct ConsentCacheStatistics: Sendable, Hashable {
 ///    their results still reach their waiters but are not cached, since they may predate the change.
 ///
 /// Memory is what a million cached subjects are about, so an entry is one 80-byte slot and an 8-byte
-/// index bucket, its key's bytes inside the slot (a key longer than 39 bytes is kept aside):
+/// index bucket, its key's bytes inside the slot (a key longer than 39 bytes is kept aside, in a
+/// dictionary by slot: each costs its `String` and a dictionary entry on top, over 100 B):
 /// - one array of slots, linked into the LRU list by `Int32` indices, with a free list; reserved up
 ///   front (address space only: pages become resident as slots fill), so it never grows by copying;
 /// - an open-addressing hash table (linear probing, backward-shift deletion) of hashes and slot

@@ -73,27 +73,28 @@ final class ConsentEnforcer: Sendable {
             // The waiting event's preference update (if any) was applied before it asked.
             decide(&run, lookup: resolved)
         }
-        while run.next < run.subjects.count {
+        // Read out of the run once, not per event.
+        let (request, subjects, body, truths, cached) = (run.request, run.subjects, run.body, run.truths, run.cached)
+        while run.next < subjects.count {
             let index = run.next
-            guard let subject = run.subjects[index] else {
+            guard let subject = subjects[index] else {
                 run.recordInvalid()
                 continue
             }
-            let request = run.request
             let stamp = request.effectiveStamp(of: request.events[index]).map { request.entries(of: $0) }
-            if let (fast, choice) = decidedByMask(index < run.truths.count ? run.truths[index] : nil, stamp: stamp, gpc: run.gpc) {
+            if let (fast, choice) = decidedByMask(index < truths.count ? truths[index] : nil, stamp: stamp, gpc: run.gpc) {
                 // The id is only read for an audit record or the live view.
                 let named = fast.decided != .forward || index >= run.shownFrom
-                run.record(fast, subject: named ? choice.flatMap { choice in run.body.withBytes { subject.id(choice, in: $0) } } : nil)
+                run.record(fast, subject: named ? choice.flatMap { choice in body.withBytes { subject.id(choice, in: $0) } } : nil)
                 continue
             }
-            let ids = run.body.withBytes { subject.ids(in: $0) }
+            let ids = body.withBytes { subject.ids(in: $0) }
             if subject.isPreferenceUpdate {
                 // The user just changed their consent: whatever is cached for them is outdated.
                 if let userId = ids.userId { resolver.invalidate(subject: userId) }
                 if let anonymousId = ids.anonymousId { resolver.invalidate(subject: anonymousId) }
             }
-            if index < run.cached.count, let answer = run.cached[index] {
+            if index < cached.count, let answer = cached[index] {
                 decide(&run, lookup: answer)
             } else if policy.needsTruth(hasStamp: stamp != nil, isPreferenceUpdate: subject.isPreferenceUpdate) {
                 return .resolve(userId: ids.userId, anonymousId: ids.anonymousId)
