@@ -54,7 +54,9 @@ struct InlineKey: Sendable {
     func equals(_ bytes: UnsafeRawBufferPointer) -> Bool {
         withUnsafeBytes(of: storage) { raw in
             let length = Int(raw[0])
-            return length == bytes.count
+            // A marker is not a length: without the first test a 254- or 255-byte key would be compared
+            // past the 39 bytes held.
+            return length <= Self.capacity && length == bytes.count
                 && (length == 0 || memcmp(raw.baseAddress!.advanced(by: 1), bytes.baseAddress!, length) == 0)
         }
     }

@@ -40,8 +40,12 @@ import Testing
     }
 
     @Test func freeAndLongSlotsMatchNoKey() {
-        // Their marker byte is not a length up to 39, so no key of any length can match it.
-        for key in ["", "a", String(repeating: "y", count: 39)] {
+        // Their marker byte (254, 255) is not a length up to 39: no key matches it, not even one of
+        // the marker's length.
+        for key in ["", "a", String(repeating: "y", count: 39), String(repeating: "z", count: 254), String(repeating: "z", count: 255),
+            // NUL bytes, like the unused bytes of a marker's storage.
+            String(repeating: "\0", count: 254), String(repeating: "\0", count: 255),
+        ] {
             #expect(!equals(.free, key))
             #expect(!equals(.long, key))
         }
