@@ -591,7 +591,7 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
 
     @inline(__always)
     private func hash(of key: Key) -> UInt32 {
-        key.withKeyBytes { ConsentCacheHash.of($0, seed: seed) }
+        key.withKeyBytes { hash(bytes: $0) }
     }
 
     /// The slot holding `key`, if any.
@@ -633,7 +633,7 @@ public struct ConsentCache<Key: ConsentCacheKey>: Sendable {
 
     /// The table bucket that points at a slot in use.
     private func bucket(of slot: Int32) -> Int {
-        let hash = withKeyBytes(of: slot) { ConsentCacheHash.of($0, seed: seed) }
+        let hash = withKeyBytes(of: slot) { self.hash(bytes: $0) }
         let mask = table.count - 1
         var bucket = Int(hash) & mask
         while Self.slot(of: table[bucket]) != Int(slot) { bucket = (bucket &+ 1) & mask }

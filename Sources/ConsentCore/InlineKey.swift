@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A cache key's bytes held inside its slot, when they are at most ``capacity`` bytes (a UUID is 36).
 ///
 /// A probe that finds a matching hash compares the key it is looking for with these bytes, in the slot
@@ -52,13 +46,10 @@ struct InlineKey: Sendable {
     /// Whether the inline key is exactly `bytes` (false for a free slot or a long key).
     @inline(__always)
     func equals(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        withUnsafeBytes(of: storage) { raw in
-            let length = Int(raw[0])
-            // A marker is not a length: without the first test a 254- or 255-byte key would be compared
-            // past the 39 bytes held.
-            return length <= Self.capacity && length == bytes.count
-                && (length == 0 || memcmp(raw.baseAddress!.advanced(by: 1), bytes.baseAddress!, length) == 0)
-        }
+        // A marker is not a length: without this test a 254- or 255-byte key would be compared past
+        // the 39 bytes held.
+        guard Int(marker) <= Self.capacity else { return false }
+        return withBytes { ConsentCacheHash.equal($0, bytes) }
     }
 
     /// Calls `body` with the inline key's bytes; only for a key that is neither free nor long.
