@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
-// The decoder fuzzer: a libFuzzer target over SegmentWire and ConsentCore (see README "Fuzzing").
-// Build and run it with Fuzz/run.sh; it is a separate package so that the main build never
-// compiles with -sanitize=fuzzer.
+// The fuzzers (see README "Fuzzing"): libFuzzer targets over SegmentWire and ConsentCore — the request
+// decoder (DecoderFuzzer) and the consent cache (CacheFuzzer). Build and run them with Fuzz/run.sh; it
+// is a separate package so that the main build never compiles with -sanitize=fuzzer.
 import PackageDescription
 
 let package = Package(
@@ -13,6 +13,13 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "DecoderFuzzer",
+            dependencies: [
+                .product(name: "SegmentWire", package: "consentgate"),
+                .product(name: "ConsentCore", package: "consentgate"),
+            ]
+        ),
+        .executableTarget(
+            name: "CacheFuzzer",
             dependencies: [
                 .product(name: "SegmentWire", package: "consentgate"),
                 .product(name: "ConsentCore", package: "consentgate"),
