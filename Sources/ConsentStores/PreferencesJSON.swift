@@ -43,8 +43,12 @@ public enum PreferencesJSON {
         // `withUTF8` only rethrows untyped errors: carry the typed one out in a Result.
         let result = text.withUTF8 { bytes in
             Result { () throws(DecodingError) -> [CategoryPreference] in
-                var parser = Parser(bytes: bytes)
-                return try parser.parseObject()
+                var parser = Parser(reader: JSONTextReader(bytes: bytes))
+                do throws(JSONTextReader.Failure) {
+                    return try parser.parseObject()
+                } catch {
+                    throw DecodingError(offset: error.offset, reason: error.reason)
+                }
             }
         }
         return try result.get()
@@ -67,7 +71,7 @@ public enum PreferencesJSON {
         for preference in preferences {
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
-            appendString(preference.category, to: &out)
+            JSONString.appendQuoted(preference.category, to: &out)
             out.append(UInt8(ascii: ":"))
             out.append(contentsOf: preference.granted ? trueBytes : falseBytes)
         }
@@ -77,201 +81,52 @@ public enum PreferencesJSON {
 
     private static let trueBytes: [UInt8] = Array("true".utf8)
     private static let falseBytes: [UInt8] = Array("false".utf8)
-    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
-
-    private static func appendString(_ string: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
-            case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
-            case 0x00..<0x20:
-                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0x0F)])
-            default:
-                // Everything else, multi-byte UTF-8 included, is valid unescaped in a JSON string.
-                out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
-    }
 }
 
 extension PreferencesJSON {
-    /// A strict reader of `{"key":bool,...}` over UTF-8 bytes.
+    /// A strict reader of `{"key":bool,...}` on top of the shared ``JSONTextReader``.
     private struct Parser {
-        let bytes: UnsafeBufferPointer<UInt8>
-        var index = 0
+        typealias Failure = JSONTextReader.Failure
 
-        init(bytes: UnsafeBufferPointer<UInt8>) {
-            self.bytes = bytes
-        }
+        var reader: JSONTextReader
 
-        mutating func parseObject() throws(DecodingError) -> [CategoryPreference] {
-            skipWhitespace()
-            try expect(UInt8(ascii: "{"), "expected '{'")
+        mutating func parseObject() throws(Failure) -> [CategoryPreference] {
+            reader.skipWhitespace()
+            try reader.expect(UInt8(ascii: "{"), "expected '{'")
             var result: [CategoryPreference] = []
-            skipWhitespace()
-            if peek() == UInt8(ascii: "}") {
-                index += 1
+            reader.skipWhitespace()
+            if reader.peek() == UInt8(ascii: "}") {
+                reader.index += 1
             } else {
                 while true {
-                    skipWhitespace()
-                    let keyOffset = index
-                    try expect(UInt8(ascii: "\""), "expected a category string")
-                    let category = try parseStringBody()
+                    reader.skipWhitespace()
+                    let keyOffset = reader.index
+                    let category = try reader.readString("expected a category string")
                     if Self.contains(result, category) {
-                        throw DecodingError(offset: keyOffset, reason: "repeated category")
+                        throw Failure(offset: keyOffset, reason: "repeated category")
                     }
-                    skipWhitespace()
-                    try expect(UInt8(ascii: ":"), "expected ':'")
-                    skipWhitespace()
-                    let granted = try parseBool()
+                    reader.skipWhitespace()
+                    try reader.expect(UInt8(ascii: ":"), "expected ':'")
+                    reader.skipWhitespace()
+                    let granted = try reader.readBool("expected true or false")
                     result.append(CategoryPreference(category: category, granted: granted))
-                    skipWhitespace()
-                    guard let byte = peek() else { throw DecodingError(offset: index, reason: "unterminated object") }
-                    index += 1
+                    reader.skipWhitespace()
+                    guard let byte = reader.peek() else { throw Failure(offset: reader.index, reason: "unterminated object") }
+                    reader.index += 1
                     if byte == UInt8(ascii: "}") { break }
                     guard byte == UInt8(ascii: ",") else {
-                        throw DecodingError(offset: index - 1, reason: "expected ',' or '}'")
+                        throw Failure(offset: reader.index - 1, reason: "expected ',' or '}'")
                     }
                 }
             }
-            skipWhitespace()
-            guard index == bytes.count else { throw DecodingError(offset: index, reason: "trailing characters") }
+            reader.skipWhitespace()
+            guard reader.peek() == nil else { throw Failure(offset: reader.index, reason: "trailing characters") }
             return result
         }
 
         /// Few categories per subject: a linear scan beats hashing until the object gets large.
         private static func contains(_ preferences: [CategoryPreference], _ category: String) -> Bool {
             preferences.contains { $0.category == category }
-        }
-
-        private func peek() -> UInt8? {
-            index < bytes.count ? bytes[index] : nil
-        }
-
-        private mutating func expect(_ byte: UInt8, _ reason: String) throws(DecodingError) {
-            guard peek() == byte else { throw DecodingError(offset: index, reason: reason) }
-            index += 1
-        }
-
-        private mutating func skipWhitespace() {
-            while let byte = peek(), byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
-                index += 1
-            }
-        }
-
-        private mutating func parseBool() throws(DecodingError) -> Bool {
-            if matches("true") { return true }
-            if matches("false") { return false }
-            throw DecodingError(offset: index, reason: "expected true or false")
-        }
-
-        private mutating func matches(_ literal: StaticString) -> Bool {
-            let count = literal.utf8CodeUnitCount
-            guard bytes.count - index >= count else { return false }
-            let literalBytes = UnsafeBufferPointer(start: literal.utf8Start, count: count)
-            for offset in 0..<count where bytes[index + offset] != literalBytes[offset] {
-                return false
-            }
-            index += count
-            return true
-        }
-
-        /// Reads a string after its opening quote, through its closing quote.
-        private mutating func parseStringBody() throws(DecodingError) -> String {
-            let start = index
-            // Fast path: no escapes, the bytes between the quotes are the string.
-            while let byte = peek() {
-                if byte == UInt8(ascii: "\"") {
-                    let string = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-                    index += 1
-                    return string
-                }
-                if byte == UInt8(ascii: "\\") { break }
-                if byte < 0x20 { throw DecodingError(offset: index, reason: "unescaped control character in string") }
-                index += 1
-            }
-            guard peek() != nil else { throw DecodingError(offset: index, reason: "unterminated string") }
-            var decoded = Array(bytes[start..<index])
-            while let byte = peek() {
-                switch byte {
-                case UInt8(ascii: "\""):
-                    index += 1
-                    return String(decoding: decoded, as: UTF8.self)
-                case UInt8(ascii: "\\"):
-                    index += 1
-                    try parseEscape(into: &decoded)
-                case 0x00..<0x20:
-                    throw DecodingError(offset: index, reason: "unescaped control character in string")
-                default:
-                    decoded.append(byte)
-                    index += 1
-                }
-            }
-            throw DecodingError(offset: index, reason: "unterminated string")
-        }
-
-        private mutating func parseEscape(into decoded: inout [UInt8]) throws(DecodingError) {
-            guard let byte = peek() else { throw DecodingError(offset: index, reason: "unterminated escape") }
-            index += 1
-            switch byte {
-            case UInt8(ascii: "\""): decoded.append(UInt8(ascii: "\""))
-            case UInt8(ascii: "\\"): decoded.append(UInt8(ascii: "\\"))
-            case UInt8(ascii: "/"): decoded.append(UInt8(ascii: "/"))
-            case UInt8(ascii: "b"): decoded.append(0x08)
-            case UInt8(ascii: "f"): decoded.append(0x0C)
-            case UInt8(ascii: "n"): decoded.append(0x0A)
-            case UInt8(ascii: "r"): decoded.append(0x0D)
-            case UInt8(ascii: "t"): decoded.append(0x09)
-            case UInt8(ascii: "u"):
-                let escapeOffset = index - 2
-                var value = UInt32(try parseHex4())
-                if (0xD800..<0xDC00).contains(value) {
-                    // A high surrogate must be followed by an escaped low surrogate.
-                    guard matches("\\u") else {
-                        throw DecodingError(offset: escapeOffset, reason: "unpaired surrogate escape")
-                    }
-                    let low = UInt32(try parseHex4())
-                    guard (0xDC00..<0xE000).contains(low) else {
-                        throw DecodingError(offset: escapeOffset, reason: "unpaired surrogate escape")
-                    }
-                    value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
-                } else if (0xDC00..<0xE000).contains(value) {
-                    throw DecodingError(offset: escapeOffset, reason: "unpaired surrogate escape")
-                }
-                guard let scalar = Unicode.Scalar(value) else {
-                    throw DecodingError(offset: escapeOffset, reason: "invalid unicode escape")
-                }
-                UTF8.encode(scalar) { decoded.append($0) }
-            default:
-                throw DecodingError(offset: index - 1, reason: "invalid escape")
-            }
-        }
-
-        private mutating func parseHex4() throws(DecodingError) -> UInt16 {
-            guard bytes.count - index >= 4 else { throw DecodingError(offset: index, reason: "truncated unicode escape") }
-            var value: UInt16 = 0
-            for _ in 0..<4 {
-                let byte = bytes[index]
-                let digit: UInt8
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-                default: throw DecodingError(offset: index, reason: "invalid hex digit in unicode escape")
-                }
-                value = value << 4 | UInt16(digit)
-                index += 1
-            }
-            return value
         }
     }
 }
