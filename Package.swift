@@ -94,7 +94,9 @@ let package = Package(
             ],
             path: "Tests/PostgresTestSupport"
         ),
-        .testTarget(name: "SegmentWireTests", dependencies: ["SegmentWire"]),
+        // Request bodies that the inflater's tests and the gateway's hostile-input tests both need.
+        .target(name: "WireTestSupport", dependencies: ["CZlib"], path: "Tests/WireTestSupport"),
+        .testTarget(name: "SegmentWireTests", dependencies: ["SegmentWire", "WireTestSupport"]),
         .testTarget(name: "ConsentCoreTests", dependencies: ["ConsentCore"]),
         .testTarget(
             name: "ConsentStoresTests",
@@ -110,7 +112,7 @@ let package = Package(
         .testTarget(
             name: "ConsentGateTests",
             dependencies: [
-                "ConsentGate", "SegmentWire", "ConsentCore", "ConsentStores", "PostgresTestSupport",
+                "ConsentGate", "SegmentWire", "ConsentCore", "ConsentStores", "PostgresTestSupport", "WireTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -1,5 +1,6 @@
 import CZlib
 import Testing
+import WireTestSupport
 
 @testable import SegmentWire
 
@@ -48,51 +49,6 @@ private func deflateStream(
         pump(UnsafeRawBufferPointer(start: nil, count: 0), flush: Z_FINISH)
     }
     return output
-}
-
-/// A decompression bomb: `megabytes` MB of zeros as a gzip member or a zlib stream, about 1 KB per MB.
-///
-/// Built without ever holding the decompressed data: zlib's deflate compresses one 1 MB chunk of
-/// zeros ending in a full flush (byte-aligned, no back references across the flush), so every further
-/// chunk compresses to the same bytes; the check values come from `crc32_combine` / `adler32_combine`.
-private func zeroBomb(megabytes: Int, gzip: Bool) -> [UInt8] {
-    let chunk = [UInt8](repeating: 0, count: 1 << 20)
-    let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-    stream.initialize(to: z_stream())
-    defer { stream.deallocate() }
-    precondition(
-        deflateInit2_(stream, 9, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK
-    )
-    defer { deflateEnd(stream) }
-    var block = [UInt8](repeating: 0, count: 1 << 16)
-    let (checkOfChunk, blockSize): (UInt, Int) = chunk.withUnsafeBufferPointer { input in
-        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
-        stream.pointee.avail_in = UInt32(input.count)
-        let size = block.withUnsafeMutableBufferPointer { output in
-            stream.pointee.next_out = output.baseAddress
-            stream.pointee.avail_out = UInt32(output.count)
-            precondition(deflate(stream, Z_FULL_FLUSH) == Z_OK && stream.pointee.avail_in == 0 && stream.pointee.avail_out > 0)
-            return output.count - Int(stream.pointee.avail_out)
-        }
-        let check = gzip ? crc32(0, input.baseAddress, UInt32(input.count)) : adler32(1, input.baseAddress, UInt32(input.count))
-        return (check, size)
-    }
-    var check: UInt = gzip ? 0 : 1
-    for _ in 0..<megabytes {
-        check = gzip ? crc32_combine(check, checkOfChunk, 1 << 20) : adler32_combine(check, checkOfChunk, 1 << 20)
-    }
-    var bomb: [UInt8] = gzip ? [0x1F, 0x8B, 0x08, 0, 0, 0, 0, 0, 0x02, 0xFF] : [0x78, 0xDA]
-    bomb.reserveCapacity(bomb.count + blockSize * megabytes + 10)
-    for _ in 0..<megabytes { bomb.append(contentsOf: block[..<blockSize]) }
-    bomb += [0x03, 0x00]  // a final, empty fixed-Huffman block
-    let size = UInt32(truncatingIfNeeded: megabytes << 20)
-    if gzip {
-        for shift in stride(from: 0, to: 32, by: 8) { bomb.append(UInt8(truncatingIfNeeded: check >> shift)) }
-        for shift in stride(from: 0, to: 32, by: 8) { bomb.append(UInt8(truncatingIfNeeded: size >> shift)) }
-    } else {
-        for shift in stride(from: 24, through: 0, by: -8) { bomb.append(UInt8(truncatingIfNeeded: check >> shift)) }
-    }
-    return bomb
 }
 
 private func hex(_ string: String) -> [UInt8] {
@@ -241,7 +197,7 @@ private let pythonGzipWithName = hex(
     @Test func bombConstructionIsAValidStream() throws {
         // The bomb builder's output is a correct stream (the inflater checks CRC-32, Adler-32 and size).
         for gzip in [true, false] {
-            let small = zeroBomb(megabytes: 3, gzip: gzip)
+            let small = DecompressionBomb.zeros(megabytes: 3, gzip: gzip)
             let all = try inflate(small, gzip ? .gzip : .deflate, limit: 3 << 20)
             #expect(all.count == 3 << 20)
             #expect(stride(from: 0, to: all.count, by: 4_093).allSatisfy { all[$0] == 0 } && all.last == 0)
@@ -249,7 +205,7 @@ private let pythonGzipWithName = hex(
     }
 
     @Test func tenMegabyteBomb() throws {
-        let bomb = zeroBomb(megabytes: 10, gzip: true)
+        let bomb = DecompressionBomb.zeros(megabytes: 10, gzip: true)
         #expect(bomb.count < 20_000)
         #expect(wireError { try inflate(bomb, .gzip, limit: 500 * 1024) } == .payloadTooLarge)
         #expect(wireError { try inflate(bomb, .gzip, limit: (10 << 20) - 1) } == .payloadTooLarge)
@@ -263,13 +219,13 @@ private let pythonGzipWithName = hex(
 
     @Test func oneGigabyteBomb() throws {
         // 1 GB of zeros in about 1 MB of gzip; neither side ever holds 1 GB.
-        let bomb = zeroBomb(megabytes: 1_024, gzip: true)
+        let bomb = DecompressionBomb.zeros(megabytes: 1_024, gzip: true)
         #expect(bomb.count < 2 << 20)
         #expect(wireError { try inflate(bomb, .gzip, limit: 500 * 1024) } == .payloadTooLarge)
         #expect(wireError { try inflate(bomb, .gzip, limit: 32 * 1024) } == .payloadTooLarge)
         #expect(wireError { try inflate(bomb, .gzip, limit: 0) } == .payloadTooLarge)
         // The same bomb as a zlib stream (`deflate`).
-        let zlibBomb = zeroBomb(megabytes: 1_024, gzip: false)
+        let zlibBomb = DecompressionBomb.zeros(megabytes: 1_024, gzip: false)
         #expect(wireError { try inflate(zlibBomb, .deflate, limit: 500 * 1024) } == .payloadTooLarge)
     }
 
