@@ -89,8 +89,11 @@ let categories = ["Advertising", "Analytics", "Functional", "DataSharing", "Pers
 func readRecord(_ reader: inout Reader, key: String, otherSubjects: Bool) -> ConsentRecord? {
     let b = reader.byte()
     guard b != 0 else { return nil }
-    let preferences = categories.enumerated().compactMap { index, category in
-        b & (1 << index) == 0 && index >= 3 ? nil : CategoryPreference(category: category, granted: b & (1 << index) != 0)
+    // Bits 0-4: the first three categories are always listed, granted or denied by their bit; the last
+    // two are listed (granted) only when their bit is set, so records differ in their category sets too.
+    let preferences = categories.enumerated().compactMap { index, category -> CategoryPreference? in
+        let granted = b & (1 << index) != 0
+        return index < 3 || granted ? CategoryPreference(category: category, granted: granted) : nil
     }
     let subject = otherSubjects && b & 0x80 != 0 ? key + "#other" : key
     return ConsentRecord(
