@@ -13,19 +13,14 @@
 # Alternate two binaries, several rounds each: CPU per batch is far steadier than batches/s on a
 # shared machine. Everything it starts it stops; one run at a time (it takes a lock).
 set -euo pipefail
-work="${1:?usage: cpu.sh WORK_DIR BINARY [SECONDS] [CONNECTIONS]}"
-bin="${2:?usage: cpu.sh WORK_DIR BINARY [SECONDS] [CONNECTIONS]}"
+work="${1:?usage: cpu.sh WORK_DIR BINARY [SECONDS] [CONNECTIONS] [DELAY_MS]}"
+bin="${2:?usage: cpu.sh WORK_DIR BINARY [SECONDS] [CONNECTIONS] [DELAY_MS]}"
 seconds="${3:-8}"
 connections="${4:-32}"
 delay_ms="${5:-0}"
 here="$(cd "$(dirname "$0")" && pwd)"
-data="$(sed -n 's/^data=//p' "$work/data-dir" 2>/dev/null || true)"
-if [[ ! -d "$data/uniform" ]]; then
-  echo "cpu.sh: no data directory recorded in $work/data-dir (keep one from: KEEP=1 Benchmarks/load/run.sh)" >&2
-  exit 1
-fi
-exec 9>"$work/cpu.lock"
-flock 9
+source "$here/kept-work.sh"
+kept_work "$work" cpu.sh
 port=$(sed -n '/^ingress:/,/^[a-z]/s/^  port: //p' "$work/consentgate.yaml")
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT

@@ -14,10 +14,8 @@ rounds="${2:-3}"
 seconds="${3:-10}"
 connections="${4:-32}"
 here="$(cd "$(dirname "$0")" && pwd)"
-data="$(sed -n 's/^data=//p' "$work/data-dir" 2>/dev/null || true)"
-[[ -d "$data/uniform" ]] || { echo "yardstick.sh: no data directory recorded in $work/data-dir" >&2; exit 1; }
-exec 9>"$work/cpu.lock"
-flock 9
+source "$here/kept-work.sh"
+kept_work "$work" yardstick.sh
 
 kept_port=$(sed -n 's/^ *listen 127.0.0.1:\([0-9]*\);/\1/p' "$work/proxy.conf")
 plain_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
