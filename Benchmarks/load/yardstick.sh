@@ -3,16 +3,18 @@
 # (`proxy.conf`: HTTP/1.1 and a pool of kept-alive TLS connections to the sink) against nginx with
 # `proxy_pass`'s defaults (HTTP/1.0 to the sink, so a new TLS connection per request, sessions reused):
 #
-#   Benchmarks/load/yardstick.sh WORK_DIR [ROUNDS=3] [SECONDS=10] [CONNECTIONS=32]
+#   Benchmarks/load/yardstick.sh WORK_DIR [ROUNDS=3] [SECONDS=10] [CONNECTIONS=32] [DELAY_MS=0]
 #
 # WORK_DIR is a work directory kept by `KEEP=1 Benchmarks/load/run.sh`. The second configuration is the
 # first without its four keep-alive lines. The two alternate, each driven by `wrk -t1` with the uniform
-# batches; it prints batches/s and p99 for each round. Everything it starts it stops.
+# batches; it prints batches/s and p99 for each round. With DELAY_MS > 0 each connection waits a random
+# gap of that mean after each answer, as cpu.sh's paced rounds do. Everything it starts it stops.
 set -euo pipefail
-work="${1:?usage: yardstick.sh WORK_DIR [ROUNDS] [SECONDS] [CONNECTIONS]}"
+work="${1:?usage: yardstick.sh WORK_DIR [ROUNDS] [SECONDS] [CONNECTIONS] [DELAY_MS]}"
 rounds="${2:-3}"
 seconds="${3:-10}"
 connections="${4:-32}"
+delay_ms="${5:-0}"
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/kept-work.sh"
 kept_work "$work" yardstick.sh
@@ -45,7 +47,7 @@ done
 for round in $(seq 1 "$rounds"); do
   for variant in keep-alive plain; do
     port=$kept_port; [[ $variant == plain ]] && port=$plain_port
-    line=$(wrk -t1 -c"$connections" -d"${seconds}"s -s "$here/batch.lua" "http://127.0.0.1:$port/v1/batch" -- "$data/uniform" 200 | grep '^RESULT ')
+    line=$(wrk -t1 -c"$connections" -d"${seconds}"s -s "$here/batch.lua" "http://127.0.0.1:$port/v1/batch" -- "$data/uniform" 200 "$delay_ms" random | grep '^RESULT ')
     python3 - "$line" "$round" "$variant" <<'PY'
 import sys
 f = dict(kv.split("=") for kv in sys.argv[1].split()[1:])

@@ -8,11 +8,7 @@ public enum LoggingSetup {
         case .json:
             LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         case .text:
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            LoggingSystem.bootstrap { label in TextLogHandler(label: label, level: level) }
         }
     }
 }
