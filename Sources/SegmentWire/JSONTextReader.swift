@@ -223,11 +223,13 @@ package struct JSONTextReader {
     // MARK: - Skipping values
 
     /// Validates and skips the value at the cursor; `depth` is the number of containers around it.
+    /// An array or object may open only while fewer than `maxDepth` enclose it, as in ``JSONCursor``:
+    /// the limit counts containers, an empty one included.
     package mutating func skipValue(depth: Int, maxDepth: Int) throws(Failure) {
-        guard depth <= maxDepth else {
-            throw Failure(offset: index, reason: "nesting deeper than \(maxDepth)")
-        }
         guard let byte = peek() else { throw Failure(offset: index, reason: "expected a value") }
+        if byte == UInt8(ascii: "{") || byte == UInt8(ascii: "[") {
+            guard depth < maxDepth else { throw Failure(offset: index, reason: "nesting deeper than \(maxDepth)") }
+        }
         switch byte {
         case UInt8(ascii: "\""):
             let offset = index

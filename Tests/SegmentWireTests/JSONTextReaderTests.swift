@@ -54,6 +54,37 @@ import Testing
         #expect(refused > 1_000)  // the corruptions did make invalid documents
     }
 
+    /// The nesting limit counts containers, empty ones too, and both readers draw it at the same place.
+    @Test func nestingStopsWhereTheRequestPathStops() {
+        /// `nesting` arrays or objects inside each other, the innermost empty or holding a number.
+        func nested(_ nesting: Int, objects: Bool, empty: Bool) -> String {
+            let open = objects ? #"{"k":"# : "["
+            let close = objects ? "}" : "]"
+            if empty {
+                return String(repeating: open, count: nesting - 1) + (objects ? "{}" : "[]") + String(repeating: close, count: nesting - 1)
+            }
+            return String(repeating: open, count: nesting) + "1" + String(repeating: close, count: nesting)
+        }
+        for nesting in [63, 64, 65] {
+            for objects in [false, true] {
+                for empty in [false, true] {
+                    let document = Array(nested(nesting, objects: objects, empty: empty).utf8)
+                    let reference = document.withUnsafeBytes { bytes in
+                        do throws(WireError) {
+                            try BatchScanner.validate(bytes, maxDepth: 64)
+                            return true
+                        } catch {
+                            return false
+                        }
+                    }
+                    let label = "\(nesting) deep, \(objects ? "objects" : "arrays"), \(empty ? "empty" : "a number") inside"
+                    #expect(reference == (nesting <= 64), "\(label)")
+                    #expect(readsAsOneValue(document) == reference, "\(label)")
+                }
+            }
+        }
+    }
+
     /// Random strings with every kind of escape, surrogate pairs and raw UTF-8 decode as Foundation
     /// decodes them, and the reader stops right after the closing quote.
     @Test func decodesStringsAsFoundationDoes() throws {
