@@ -22,6 +22,18 @@ import Testing
         }
     }
 
+    /// Whether the request path's validator takes `bytes` (nesting up to 64, as `readsAsOneValue`).
+    private func validatesOnTheRequestPath(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { buffer in
+            do throws(WireError) {
+                try BatchScanner.validate(buffer, maxDepth: 64)
+                return true
+            } catch {
+                return false
+            }
+        }
+    }
+
     private func read(_ bytes: [UInt8]) -> Result<String, JSONTextReader.Failure> {
         bytes.withUnsafeBufferPointer { buffer in
             var reader = JSONTextReader(bytes: buffer)
@@ -39,14 +51,7 @@ import Testing
             var document: [UInt8] = []
             generator.value(into: &document)
             for (variant, candidate) in [document, generator.mutate(document), generator.mutate(document)].enumerated() {
-                let reference = candidate.withUnsafeBytes { bytes in
-                    do throws(WireError) {
-                        try BatchScanner.validate(bytes, maxDepth: 64)
-                        return true
-                    } catch {
-                        return false
-                    }
-                }
+                let reference = validatesOnTheRequestPath(candidate)
                 #expect(readsAsOneValue(candidate) == reference, "seed \(seed), document \(index), variant \(variant)")
                 if !reference { refused += 1 }
             }
@@ -69,14 +74,7 @@ import Testing
             for objects in [false, true] {
                 for empty in [false, true] {
                     let document = Array(nested(nesting, objects: objects, empty: empty).utf8)
-                    let reference = document.withUnsafeBytes { bytes in
-                        do throws(WireError) {
-                            try BatchScanner.validate(bytes, maxDepth: 64)
-                            return true
-                        } catch {
-                            return false
-                        }
-                    }
+                    let reference = validatesOnTheRequestPath(document)
                     let label = "\(nesting) deep, \(objects ? "objects" : "arrays"), \(empty ? "empty" : "a number") inside"
                     #expect(reference == (nesting <= 64), "\(label)")
                     #expect(readsAsOneValue(document) == reference, "\(label)")

@@ -28,9 +28,7 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var merged = metadata
-        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
-        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        let merged = Logger.Metadata.forLine(own: metadata, provider: metadataProvider, line: event.metadata)
         var out: [UInt8] = []
         out.reserveCapacity(256)
         out.append(contentsOf: #"{"timestamp":"#.utf8)

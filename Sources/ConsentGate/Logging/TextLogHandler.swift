@@ -36,16 +36,8 @@ public struct TextLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        // StreamLogHandler's precedence: the logger's own, then the provider's, then the line's.
-        var merged = metadata
-        if let provided = metadataProvider?.get(), !provided.isEmpty {
-            merged.merge(provided) { _, new in new }
-        }
-        if let explicit = event.metadata, !explicit.isEmpty {
-            merged.merge(explicit) { _, new in new }
-        }
         var event = event
-        event.metadata = merged
+        event.metadata = .forLine(own: metadata, provider: metadataProvider, line: event.metadata)
         stream.log(event: event)
     }
 }
