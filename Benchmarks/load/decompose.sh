@@ -4,9 +4,10 @@
 #   Benchmarks/load/decompose.sh WORK_DIR [ROUNDS=3] [SECONDS=8] [CONNECTIONS=32]
 #
 # WORK_DIR is a work directory kept by `KEEP=1 Benchmarks/load/run.sh`. The script checks the current
-# commit out into a temporary git worktree, applies `decompose.patch` there (never to this tree: the
-# patch lets a build stop before enforcement, which no real build may do), builds it in release
-# (SCRATCH, default `.build-decompose` at the repository's root: a cold build the first time) and then
+# commit out into a git worktree (`.build-decompose/tree`, made afresh each time), applies
+# `decompose.patch` there (never to this tree: the patch lets a build stop before enforcement, which no
+# real build may do), builds it in release (scratch `.build-decompose/build`: a cold build of every
+# dependency the first time, about 10 minutes here; later runs rebuild only our modules) and then
 # measures it with cpu.sh once per stage per round, the stages in turn, through
 # CONSENTGATE_DECOMPOSE:
 #   floor    Hummingbird answers every request at once (the body is drained, not read)
@@ -29,11 +30,14 @@ stages=(floor ingress proxy inflate scan full)
 
 bin="${CONSENTGATE_BIN:-}"
 if [[ -z "$bin" ]]; then
-  tree="$(mktemp -d "${TMPDIR:-/tmp}/consentgate-decompose.XXXXXX")"
+  # The same paths every time, so that the scratch directory's dependencies are built once.
+  tree="$root/.build-decompose/tree"
+  scratch="$root/.build-decompose/build"
+  git -C "$root" worktree remove --force "$tree" >/dev/null 2>&1 || rm -rf "$tree"
+  git -C "$root" worktree prune
   trap 'git -C "$root" worktree remove --force "$tree" >/dev/null 2>&1 || rm -rf "$tree"' EXIT
   git -C "$root" worktree add --detach "$tree" HEAD >/dev/null
   git -C "$tree" apply "$here/decompose.patch"
-  scratch="${SCRATCH:-$root/.build-decompose}"
   echo "building the decomposition build (release, scratch $scratch)..." >&2
   swift build -c release --product consentgate --package-path "$tree" --scratch-path "$scratch" >&2
   bin="$scratch/release/consentgate"
