@@ -33,9 +33,9 @@ if [[ -z "$bin" ]]; then
   # The same paths every time, so that the scratch directory's dependencies are built once.
   tree="$root/.build-decompose/tree"
   scratch="$root/.build-decompose/build"
-  git -C "$root" worktree remove --force "$tree" >/dev/null 2>&1 || rm -rf "$tree"
-  git -C "$root" worktree prune
-  trap 'git -C "$root" worktree remove --force "$tree" >/dev/null 2>&1 || rm -rf "$tree"' EXIT
+  remove_tree() { git -C "$root" worktree remove --force "$tree" >/dev/null 2>&1 || rm -rf "$tree"; git -C "$root" worktree prune; }
+  remove_tree  # a tree an interrupted run left behind
+  trap remove_tree EXIT
   git -C "$root" worktree add --detach "$tree" HEAD >/dev/null
   git -C "$tree" apply "$here/decompose.patch"
   echo "building the decomposition build (release, scratch $scratch)..." >&2
