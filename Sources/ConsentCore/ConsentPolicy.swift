@@ -68,6 +68,16 @@ public struct ConsentPolicy: Sendable, Hashable {
         case drop
     }
 
+    /// `policy.preference_updates`: how a `Segment Consent Preference Updated` event is decided.
+    public enum PreferenceUpdates: String, Sendable, Hashable, CaseIterable {
+        /// Its stamp is checked against the subject's truth read afresh from the store: a stamp that
+        /// grants what the truth denies is a mismatch (a receiver may store it as the subject's consent);
+        /// one that grants less passes (a withdrawal on its way to the store).
+        case noOvergrant = "no_overgrant"
+        /// Forward it whatever it carries (before 0.x, the only behaviour).
+        case pass
+    }
+
     /// The categories denied for every event of a request with `Sec-GPC: 1`.
     public static let defaultGPCCategories = ["Advertising", "DataSharing"]
 
@@ -86,6 +96,8 @@ public struct ConsentPolicy: Sendable, Hashable {
     /// `policy.gpc_categories`: denied for every event of a request with `Sec-GPC: 1`,
     /// whatever the store says. Category ids are case-sensitive.
     public var gpcCategories: [String]
+    /// `policy.preference_updates` (default `no_overgrant`).
+    public var preferenceUpdates: PreferenceUpdates
 
     /// A policy; every setting defaults to the fail-closed choice.
     public init(
@@ -95,8 +107,10 @@ public struct ConsentPolicy: Sendable, Hashable {
         onMissingStamp: OnMissingStamp = .drop,
         onUnknownSubject: OnUnknownSubject = .drop,
         onStoreUnavailable: OnStoreUnavailable = .reject,
-        gpcCategories: [String] = ConsentPolicy.defaultGPCCategories
+        gpcCategories: [String] = ConsentPolicy.defaultGPCCategories,
+        preferenceUpdates: PreferenceUpdates = .noOvergrant
     ) {
+        self.preferenceUpdates = preferenceUpdates
         self.mode = mode
         self.compare = compare
         self.onMismatch = onMismatch
@@ -156,10 +170,11 @@ public struct ConsentPolicy: Sendable, Hashable {
 
     /// Whether an event needs the subject's truth from the cache or store to be decided.
     ///
-    /// A preference-update event never does; an event without a stamp does only when the policy
-    /// restamps missing stamps. Callers may skip the lookup otherwise (and pass any outcome).
+    /// A preference-update event does not under `preference_updates: pass`; an event without a stamp
+    /// does only when the policy restamps missing stamps. Callers may skip the lookup otherwise (and
+    /// pass any outcome).
     public func needsTruth(hasStamp: Bool, isPreferenceUpdate: Bool) -> Bool {
-        if isPreferenceUpdate { return false }
+        if isPreferenceUpdate && preferenceUpdates == .pass { return false }
         return hasStamp || onMissingStamp == .restamp
     }
 

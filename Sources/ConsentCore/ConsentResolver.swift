@@ -95,6 +95,49 @@ public final class ConsentResolver: Sendable {
         return (userId ?? anonymousId, .unknown)
     }
 
+    /// ``resolve(userId:anonymousId:)`` for many pairs at once: at most the store's
+    /// ``ConsentStore/maxConcurrentLookups`` in flight, all within `deadline`.
+    ///
+    /// A pair not resolved by the deadline is answered ``LookupOutcome/unavailable`` (its verdict is
+    /// then `store_unavailable`): one request of many unknown subjects cannot hold its connection for
+    /// the sum of their lookups. Lookups already started when the deadline passes finish in the
+    /// background and fill the cache; no new one starts.
+    /// - Returns: one answer per pair, in order.
+    public func resolve(
+        _ pairs: [SubjectPair], within deadline: Duration
+    ) async -> [(subject: String?, outcome: LookupOutcome)] {
+        let gathered = Gathered<(subject: String?, outcome: LookupOutcome)>(count: pairs.count)
+        let width = max(1, min(store.maxConcurrentLookups, pairs.count))
+        let workers = Task {
+            await withTaskGroup(of: Void.self) { group in
+                // A sliding window: a new lookup starts as one ends, until none is left or time is up.
+                for index in pairs.indices {
+                    if index >= width {
+                        _ = await group.next()
+                        if Task.isCancelled { break }
+                    }
+                    let pair = pairs[index]
+                    group.addTask {
+                        gathered.set(index, await self.resolve(userId: pair.userId, anonymousId: pair.anonymousId))
+                    }
+                }
+            }
+            gathered.finish()
+        }
+        let timer = Task {
+            try? await Task.sleep(for: deadline)
+            gathered.finish()
+        }
+        let answers = await gathered.wait()
+        timer.cancel()
+        workers.cancel()
+        return pairs.indices.map { answers[$0] ?? Self.unavailable(pairs[$0]) }
+    }
+
+    private static func unavailable(_ pair: SubjectPair) -> (subject: String?, outcome: LookupOutcome) {
+        (pair.userId ?? pair.anonymousId, .unavailable)
+    }
+
     /// What ``resolve(userId:anonymousId:)`` answers for each pair, for the pairs the cache alone can
     /// answer now; `nil` for a pair that needs the store (resolve it with ``resolve(userId:anonymousId:)``)
     /// and for a `nil` pair. One lock for them all and no suspension: the fast path of a batch whose

@@ -18,6 +18,14 @@ public protocol ConsentStore: Sendable {
 
     /// Releases connections and files. Called once at shutdown.
     func close() async
+
+    /// How many lookups the store serves at once (its connections or request slots): a request's
+    /// cache misses are resolved this many at a time, so none waits in the store's own queue.
+    var maxConcurrentLookups: Int { get }
+}
+
+extension ConsentStore {
+    public var maxConcurrentLookups: Int { 8 }
 }
 
 /// A store that owns its data: the consent API and `consent import` write through it.

@@ -28,3 +28,14 @@ public enum LookupOutcome: Sendable, Hashable {
         }
     }
 }
+
+/// An event's two ids, as ``ConsentResolver/resolve(userId:anonymousId:)`` takes them.
+public struct SubjectPair: Sendable, Hashable {
+    public var userId: String?
+    public var anonymousId: String?
+
+    public init(userId: String?, anonymousId: String?) {
+        self.userId = userId
+        self.anonymousId = anonymousId
+    }
+}

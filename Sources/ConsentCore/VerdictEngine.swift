@@ -3,7 +3,9 @@ public import SegmentWire
 /// Decides one event: its stamp against the subject's truth, then the policy's action. Pure.
 ///
 /// The rules, in order:
-/// 1. A `Segment Consent Preference Updated` event is `preference_update` and always forwarded.
+/// 1. A `Segment Consent Preference Updated` event is `preference_update` and forwarded under
+///    `preference_updates: pass`. Under `no_overgrant` it goes on with the rules below, compared as
+///    `compare: no_overgrant` does; when nothing is over-granted its verdict is `preference_update`.
 /// 2. An event without a stamp is `missing_stamp`, decided by `on_missing_stamp` without the truth —
 ///    unless that is `restamp`, which needs the truth and goes on with rule 3.
 /// 3. No truth: `store_unavailable` when the store failed, `unknown_subject` when it does not know
@@ -47,7 +49,7 @@ public enum VerdictEngine {
         policy: ConsentPolicy,
         maxStaleGrant: Duration
     ) -> ConsentDecision {
-        if isPreferenceUpdate {
+        if isPreferenceUpdate && policy.preferenceUpdates == .pass {
             return make(.preferenceUpdate, policy, recordVersion: lookup.record?.version)
         }
         if stamp == nil && policy.onMissingStamp != .restamp {
@@ -72,10 +74,11 @@ public enum VerdictEngine {
         var over: [String] = []
         var under: [String] = []
         let verdict: Verdict
+        let agrees: Verdict = isPreferenceUpdate ? .preferenceUpdate : .consistent
         if let stamp, denied.isEmpty, stamp.elementsEqual(record.preferences) {
             // The common case, cheaply: a stamp equal to the truth entry by entry (the truth is
             // sorted and has each category once, so the stamp does too) differs in nothing.
-            verdict = .consistent
+            verdict = agrees
         } else if let stamp {
             if isStrictlySorted(stamp) {
                 compare(sortedStamp: stamp, truth: record.preferences, denied: denied, over: &over, under: &under)
@@ -83,12 +86,13 @@ public enum VerdictEngine {
                 let sorted = ConsentRecord.normalized(stamp)
                 compare(sortedStamp: sorted, truth: record.preferences, denied: denied, over: &over, under: &under)
             }
+            // A preference update may grant less than the truth: the withdrawal is on its way to the store.
             let differs =
-                switch policy.compare {
+                switch isPreferenceUpdate ? .noOvergrant : policy.compare {
                 case .exact: !over.isEmpty || !under.isEmpty
                 case .noOvergrant: !over.isEmpty
                 }
-            verdict = differs ? .mismatch(over: over, under: under) : .consistent
+            verdict = differs ? .mismatch(over: over, under: under) : agrees
         } else {
             verdict = .missingStamp
         }
@@ -111,6 +115,49 @@ public enum VerdictEngine {
             restampPreferences: decided == .restamp ? restampPreferences(record, gpc: gpc, policy: policy) : nil,
             staleness: staleness
         )
+    }
+
+    /// Decides one event that two stamps may reach: its own and the batch's shared one (see
+    /// ``ScannedRequest/secondStamp(of:)``). A receiver may apply either, or merge them key by key;
+    /// every such reading agrees with the truth exactly when both stamps do, so the event is decided
+    /// against each and the worse decision stands (a mismatch's categories are the union of both).
+    @_specialize(exported: true, where Stamp == ArraySlice<CategoryPreference>)
+    public static func decide<Stamp: Collection<CategoryPreference>>(
+        isPreferenceUpdate: Bool,
+        stamp: Stamp?,
+        secondStamp: Stamp?,
+        lookup: LookupOutcome,
+        gpc: Bool,
+        policy: ConsentPolicy,
+        maxStaleGrant: Duration
+    ) -> ConsentDecision {
+        let first = decide(
+            isPreferenceUpdate: isPreferenceUpdate, stamp: stamp, lookup: lookup, gpc: gpc, policy: policy, maxStaleGrant: maxStaleGrant)
+        guard let secondStamp else { return first }
+        let second = decide(
+            isPreferenceUpdate: isPreferenceUpdate, stamp: secondStamp, lookup: lookup, gpc: gpc, policy: policy,
+            maxStaleGrant: maxStaleGrant)
+        return worse(first, second, policy: policy)
+    }
+
+    /// Of two decisions for one event against one truth, the one that lets less through.
+    static func worse(_ a: ConsentDecision, _ b: ConsentDecision, policy: ConsentPolicy) -> ConsentDecision {
+        func rank(_ d: ConsentDecision) -> Int {
+            switch d.verdict {
+            case .mismatch: 2
+            case .consistent, .preferenceUpdate: 0
+            default: 1
+            }
+        }
+        guard rank(a) == 2, rank(b) == 2 else { return rank(b) > rank(a) ? b : a }
+        var merged = a
+        merged.over = Array(Set(a.over).union(b.over)).sorted()
+        merged.under = Array(Set(a.under).union(b.under)).sorted()
+        merged.verdict = .mismatch(over: merged.over, under: merged.under)
+        if b.decided == .drop { merged.decided = .drop }
+        merged.effective = policy.effectiveAction(for: merged.decided)
+        if merged.decided != .restamp { merged.restampPreferences = nil }
+        return merged
     }
 
     /// Decides one event with a stamp against a fresh record, both known by the categories they grant

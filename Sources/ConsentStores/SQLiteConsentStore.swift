@@ -63,6 +63,7 @@ public final class SQLiteConsentStore: WritableConsentStore {
     public static var schemaVersion: Int { SQLiteSchema.latestVersion }
 
     public var kind: String { "sqlite" }
+    public var maxConcurrentLookups: Int { max(1, readers.count) * 2 }
     /// The database file.
     public let path: String
     public let configuration: Configuration

@@ -25,7 +25,11 @@ public enum BatchEncoder {
     ///     given `.drop`; an event without an edit is dropped.
     /// - Returns: the new body, or `nil` when no event is left (or `request` does not describe a
     ///   batch array inside `body`).
-    public static func encode(body: UnsafeRawBufferPointer, request: ScannedRequest, edits: [EventEdit]) -> [UInt8]? {
+    ///   - removeSharedStamp: take the batch's top-level `context.consent.categoryPreferences` out of the
+    ///     envelope (``ScannedRequest/sharedStampMember``); every other envelope byte is kept.
+    public static func encode(
+        body: UnsafeRawBufferPointer, request: ScannedRequest, edits: [EventEdit], removeSharedStamp: Bool = false
+    ) -> [UInt8]? {
         func edit(_ index: Int) -> EventEdit { index < edits.count ? edits[index] : .drop }
         guard request.events.allSatisfy({ $0.range.lowerBound >= 0 && $0.range.upperBound <= body.count }) else {
             return nil
@@ -50,9 +54,10 @@ public enum BatchEncoder {
         case .batch:
             guard let array = request.batchArray, array.count >= 2, array.lowerBound >= 0, array.upperBound <= body.count
             else { return nil }
+            let cut = removeSharedStamp ? request.sharedStampMember : nil
             var out: [UInt8] = []
             out.reserveCapacity(body.count + extra)
-            append(body, 0..<(array.lowerBound + 1), to: &out)
+            append(body, 0..<(array.lowerBound + 1), cutting: cut, to: &out)
             var kept = 0
             for (index, event) in request.events.enumerated() {
                 let eventEdit = edit(index)
@@ -62,9 +67,29 @@ public enum BatchEncoder {
                 kept += 1
             }
             guard kept > 0 else { return nil }
-            append(body, (array.upperBound - 1)..<body.count, to: &out)
+            append(body, (array.upperBound - 1)..<body.count, cutting: cut, to: &out)
             return out
         }
+    }
+
+    /// The edits that keep a batch's shared stamp from reaching an event it disagrees with.
+    ///
+    /// A receiver may merge the top-level `context` into each event with the batch winning, or merge the
+    /// two stamps key by key; so once an event is restamped to its subject's truth, the shared stamp
+    /// could still override it. When any event is restamped in a batch with a shared stamp, the shared
+    /// stamp is removed, and every kept event that had no stamp of its own (it was verified against the
+    /// shared one) gets a copy of it, so no forwarded event is left unstamped.
+    /// - Returns: the edits to encode with, and whether to remove the shared stamp.
+    public static func isolatingSharedStamp(_ request: ScannedRequest, edits: [EventEdit]) -> (edits: [EventEdit], removeSharedStamp: Bool) {
+        guard let shared = request.sharedStamp, request.sharedStampMember != nil,
+            edits.contains(where: { if case .restamp = $0 { true } else { false } })
+        else { return (edits, false) }
+        let copy = Array(request.entries(of: shared))
+        var isolated = edits
+        for index in isolated.indices where isolated[index] == .keep && index < request.events.count {
+            if request.events[index].stamp == nil { isolated[index] = .restamp(copy) }
+        }
+        return (isolated, true)
     }
 
     /// Appends one event with its edit applied.
@@ -145,6 +170,13 @@ public enum BatchEncoder {
 
     private static func appendLiteral(_ literal: StaticString, to out: inout [UInt8]) {
         out.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    /// Appends `range` of `body` without the bytes of `cut` that lie inside it.
+    private static func append(_ body: UnsafeRawBufferPointer, _ range: Range<Int>, cutting cut: Range<Int>?, to out: inout [UInt8]) {
+        guard let cut, cut.overlaps(range) else { return append(body, range, to: &out) }
+        append(body, range.lowerBound..<max(range.lowerBound, cut.lowerBound), to: &out)
+        append(body, min(range.upperBound, cut.upperBound)..<range.upperBound, to: &out)
     }
 
     private static func append(_ body: UnsafeRawBufferPointer, _ range: Range<Int>, to out: inout [UInt8]) {

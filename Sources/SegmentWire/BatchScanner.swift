@@ -97,25 +97,59 @@ enum MemberKey: UInt8 {
     var name: String { "\(self)" }
 
     /// The longest interpreted key (`categoryPreferences`, 19 characters) written entirely in `\u`
-    /// escapes, six bytes per character.
+    /// escapes, six bytes per character (longer than the same key in folding runes, three bytes each).
     static let longestEscaped = 19 * 6
 
-    /// Classifies a key's decoded bytes.
-    init(_ p: UnsafePointer<UInt8>, count: Int) {
-        func matches(_ name: StaticString) -> Bool { bytesEqual(p, name) }
-        switch count {
-        case 4: self = matches("type") ? .type : .other
-        case 5: self = matches("event") ? .event : matches("batch") ? .batch : .other
-        case 6: self = matches("userId") ? .userId : matches("sentAt") ? .sentAt : .other
-        case 7: self = matches("context") ? .context : matches("consent") ? .consent : matches("groupId") ? .groupId : .other
-        case 8: self = matches("writeKey") ? .writeKey : .other
-        case 9: self = matches("messageId") ? .messageId : .other
-        case 10: self = matches("previousId") ? .previousId : .other
-        case 11: self = matches("anonymousId") ? .anonymousId : .other
-        case 12: self = matches("integrations") ? .integrations : .other
-        case 19: self = matches("categoryPreferences") ? .categoryPreferences : .other
-        default: self = .other
+    /// The key's exact spelling.
+    var spelling: StaticString {
+        switch self {
+        case .other: ""
+        case .type: "type"
+        case .userId: "userId"
+        case .anonymousId: "anonymousId"
+        case .previousId: "previousId"
+        case .groupId: "groupId"
+        case .messageId: "messageId"
+        case .event: "event"
+        case .context: "context"
+        case .consent: "consent"
+        case .categoryPreferences: "categoryPreferences"
+        case .batch: "batch"
+        case .writeKey: "writeKey"
+        case .sentAt: "sentAt"
+        case .integrations: "integrations"
         }
+    }
+
+    /// Classifies a key's decoded ASCII bytes as a case-insensitive receiver would (``KeyFolding``);
+    /// `folded` when it matched only by ignoring case.
+    @inline(__always)
+    static func classify(_ p: UnsafePointer<UInt8>, count: Int) -> (key: MemberKey, folded: Bool) {
+        func matches(_ name: StaticString) -> Bool { KeyFolding.equalIgnoringCase(p, name) }
+        let key: MemberKey
+        switch count {
+        case 4: key = matches("type") ? .type : .other
+        case 5: key = matches("event") ? .event : matches("batch") ? .batch : .other
+        case 6: key = matches("userId") ? .userId : matches("sentAt") ? .sentAt : .other
+        case 7: key = matches("context") ? .context : matches("consent") ? .consent : matches("groupId") ? .groupId : .other
+        case 8: key = matches("writeKey") ? .writeKey : .other
+        case 9: key = matches("messageId") ? .messageId : .other
+        case 10: key = matches("previousId") ? .previousId : .other
+        case 11: key = matches("anonymousId") ? .anonymousId : .other
+        case 12: key = matches("integrations") ? .integrations : .other
+        case 19: key = matches("categoryPreferences") ? .categoryPreferences : .other
+        default: key = .other
+        }
+        if key == .other { return (.other, false) }
+        return (key, !bytesEqual(p, key.spelling))
+    }
+
+    /// Keys whose reading decides an event's subject, type, name or stamp, or the batch's shape and
+    /// key: a case variant of one of them (``KeyFolding``) makes its object ambiguous. A variant of
+    /// any other interpreted key is read as an uninterpreted key, as a case-sensitive receiver does.
+    static var foldSensitive: UInt32 {
+        type.bit | userId.bit | anonymousId.bit | event.bit | context.bit | consent.bit | categoryPreferences.bit | batch.bit
+            | writeKey.bit
     }
 
     /// Keys interpreted on an event object.
@@ -182,6 +216,8 @@ struct ConsentPath {
     var context: ObjectRef
     var consent: ObjectRef?
     var stamp: ConsentStamp?
+    /// The bytes that take the `categoryPreferences` member out of `consent` (see ``RequestScanner``'s `memberRange`).
+    var stampMember: Range<Int>?
     var defect: EventDefect?
 
     mutating func flag(_ defect: EventDefect) {
@@ -302,37 +338,48 @@ struct RequestScanner {
     }
 
     /// Reads a member's key string and colon; leaves the cursor at the value.
-    /// - Returns: the key's string range (quotes included) and whether it holds escapes.
+    /// - Returns: the key's string range (quotes included) and whether it holds escapes or non-ASCII bytes.
     @inline(__always)
-    private mutating func readKeyString() throws(WireError) -> (range: Range<Int>, escaped: Bool) {
+    private mutating func readKeyString() throws(WireError) -> (range: Range<Int>, shape: JSONCursor.StringShape) {
         guard cursor.peekToken() == UInt8(ascii: "\"") else { throw cursor.unexpected(expecting: "a key string") }
         let start = cursor.pos
-        let escaped = try cursor.scanString()
+        let shape = try cursor.scanStringShape()
         let range = start..<cursor.pos
         guard cursor.peekToken() == UInt8(ascii: ":") else { throw cursor.unexpected(expecting: "':'") }
         cursor.pos &+= 1
         guard cursor.peekToken() != nil else { throw cursor.unexpected(expecting: "a value") }
-        return (range, escaped)
+        return (range, shape)
     }
 
-    /// Reads a member's key (decoded before it is classified) and colon; leaves the cursor at the value.
+    /// Reads a member's key (decoded and folded before it is classified) and colon; leaves the cursor
+    /// at the value. `folded`: the key is an interpreted one only to a case-insensitive receiver.
     @inline(__always)
-    private mutating func readKey() throws(WireError) -> MemberKey {
-        let (range, escaped) = try readKeyString()
+    private mutating func readKey() throws(WireError) -> (key: MemberKey, folded: Bool) {
+        let (range, shape) = try readKeyString()
         let content = base + range.lowerBound + 1
         let count = range.count - 2
-        guard escaped else { return MemberKey(content, count: count) }
-        return Self.escapedKey(content, count: count)
+        guard shape.isEmpty else { return Self.decodedKey(content, count: count, shape: shape) }
+        return MemberKey.classify(content, count: count)
     }
 
-    /// Classifies a key that holds escapes, after decoding them. Out of line: it is rare, and its
-    /// stack buffer would cost every inlined ``readKey()`` a stack-protector check.
+    /// Classifies a key that holds escapes or non-ASCII bytes, after decoding and folding them. Out of
+    /// line: it is rare, and its stack buffer would cost every inlined ``readKey()`` a stack-protector check.
     @inline(never)
-    private static func escapedKey(_ content: UnsafePointer<UInt8>, count: Int) -> MemberKey {
-        guard count <= MemberKey.longestEscaped else { return .other }
+    private static func decodedKey(
+        _ content: UnsafePointer<UInt8>, count: Int, shape: JSONCursor.StringShape
+    ) -> (key: MemberKey, folded: Bool) {
+        guard count <= MemberKey.longestEscaped else { return (.other, false) }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { buffer in
-            guard let out = buffer.baseAddress else { return .other }
-            return MemberKey(out, count: JSONString.unescape(content, count: count, into: out))
+            guard let out = buffer.baseAddress else { return (.other, false) }
+            var length = count
+            if shape.contains(.escaped) {
+                length = JSONString.unescape(content, count: count, into: out)
+            } else {
+                out.initialize(from: content, count: count)
+            }
+            guard let (folded, replaced) = KeyFolding.foldOntoASCII(out, count: length) else { return (.other, false) }
+            let match = MemberKey.classify(out, count: folded)
+            return (match.key, match.folded || (replaced && match.key != .other))
         }
     }
 
@@ -371,6 +418,10 @@ struct RequestScanner {
             return ValueRef(range: start..<cursor.pos, kind: .string, hasEscapes: escaped)
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             try cursor.scanNumber()
+            guard Self.isExactInteger(base + start, count: cursor.pos - start) else {
+                event.flag(.invalidIdentifier)
+                return nil
+            }
             return ValueRef(range: start..<cursor.pos, kind: .number, hasEscapes: false)
         case UInt8(ascii: "n"):
             _ = try cursor.scanLiteral()
@@ -380,6 +431,20 @@ struct RequestScanner {
             try cursor.skipValue(depth: depth)
             return nil
         }
+    }
+
+    /// Whether a valid JSON number is a plain integer literal that every reader turns into the same text:
+    /// no fraction, no exponent, not `-0`, and within ±2^53 (a reader through a 64-bit float reads
+    /// `1e2`, `100.0` and `100` alike, and changes integers past 2^53).
+    static func isExactInteger(_ p: UnsafePointer<UInt8>, count: Int) -> Bool {
+        let negative = p[0] == UInt8(ascii: "-")
+        let digits = UnsafeBufferPointer(start: p + (negative ? 1 : 0), count: count - (negative ? 1 : 0))
+        guard !digits.isEmpty, digits.allSatisfy(JSONCursor.isDigit) else { return false }
+        if negative && digits.count == 1 && digits[0] == UInt8(ascii: "0") { return false }
+        let limit: StaticString = "9007199254740992"  // 2^53
+        let limitDigits = UnsafeBufferPointer(start: limit.utf8Start, count: limit.utf8CodeUnitCount)
+        if digits.count != limitDigits.count { return digits.count < limitDigits.count }
+        return !limitDigits.lexicographicallyPrecedes(digits)
     }
 
     /// The `type` value: a known type name, else `nil`.
@@ -402,7 +467,11 @@ struct RequestScanner {
         var seen: UInt32 = 0
         if try openObject(depth: 0) {
             repeat {
-                let key = try readKey()
+                let (match, folded) = try readKey()
+                if folded && MemberKey.batchEnvelopeKeys & MemberKey.foldSensitive & match.bit != 0 {
+                    deferBatchError("a top-level key differs from \(match.name) only in letter case")
+                }
+                let key = folded ? MemberKey.other : match
                 if MemberKey.batchEnvelopeKeys & key.bit != 0 {
                     guard seen & key.bit == 0 else {
                         deferBatchError("duplicate \(key.name) key at the top level")
@@ -431,6 +500,7 @@ struct RequestScanner {
                         deferBatchError("the top-level context.consent.categoryPreferences is malformed (\(defect.rawValue))")
                     } else {
                         request.sharedStamp = path.stamp
+                        request.sharedStampMember = path.stamp == nil ? nil : path.stampMember
                     }
                 case .writeKey:
                     request.writeKey = try readString(depth: 1)
@@ -508,7 +578,9 @@ struct RequestScanner {
         if try openObject(depth: depth) {
             let inner = depth + 1
             repeat {
-                let key = try readKey()
+                let (match, folded) = try readKey()
+                if folded && interpreted & MemberKey.foldSensitive & match.bit != 0 { event.flag(.ambiguousKey) }
+                let key = folded ? MemberKey.other : match
                 guard interpreted & key.bit != 0 else {
                     try cursor.skipValue(depth: inner)
                     continue
@@ -548,7 +620,12 @@ struct RequestScanner {
             } while try nextMember()
         }
         event.range = start..<cursor.pos
-        if seen & MemberKey.type.bit == 0 { event.type = defaultType }
+        if seen & MemberKey.type.bit == 0 {
+            event.type = defaultType
+        } else if let defaultType, let type = event.type, type != defaultType {
+            // Whether the route or the body names the type is a receiver's choice: neither may win.
+            event.flag(.typeMismatch)
+        }
         Self.checkRules(&event)
         return event
     }
@@ -581,7 +658,9 @@ struct RequestScanner {
         if try openObject(depth: depth) {
             path.context.isEmpty = false
             repeat {
-                guard try readKey() == .consent else {
+                let (key, folded) = try readKey()
+                guard key == .consent, !folded else {
+                    if key == .consent { path.flag(.ambiguousKey) }
                     try cursor.skipValue(depth: depth + 1)
                     continue
                 }
@@ -611,7 +690,10 @@ struct RequestScanner {
         if try openObject(depth: depth) {
             isEmpty = false
             repeat {
-                guard try readKey() == .categoryPreferences else {
+                let keyStart = cursor.pos
+                let (key, folded) = try readKey()
+                guard key == .categoryPreferences, !folded else {
+                    if key == .categoryPreferences { path.flag(.ambiguousKey) }
                     try cursor.skipValue(depth: depth + 1)
                     continue
                 }
@@ -628,10 +710,24 @@ struct RequestScanner {
                 }
                 let (stamp, defect) = try scanPreferences(depth: depth + 1)
                 path.stamp = stamp
+                path.stampMember = memberRange(keyStart: keyStart, valueEnd: cursor.pos)
                 if let defect { path.flag(defect) }
             } while try nextMember()
         }
         path.consent = ObjectRef(range: start..<cursor.pos, isEmpty: isEmpty)
+    }
+
+    /// The bytes that remove the member from `keyStart` to `valueEnd` from its object and leave valid
+    /// JSON: the member with the comma after it, else with the comma before it, else alone.
+    private func memberRange(keyStart: Int, valueEnd: Int) -> Range<Int> {
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
+        var after = valueEnd
+        while after < cursor.end, isSpace(base[after]) { after += 1 }
+        if after < cursor.end, base[after] == UInt8(ascii: ",") { return keyStart..<(after + 1) }
+        var before = keyStart - 1
+        while before > 0, isSpace(base[before]) { before -= 1 }
+        if before >= 0, base[before] == UInt8(ascii: ",") { return before..<valueEnd }
+        return keyStart..<valueEnd
     }
 
     /// The `categoryPreferences` object at the cursor: every value must be `true` or `false`,
@@ -656,8 +752,8 @@ struct RequestScanner {
         var seenSlots: UInt32 = 0
         if try openObject(depth: depth) {
             repeat {
-                let (keyRange, escaped) = try readKeyString()
-                let (category, slot, isASCII) = readCategory(keyRange, escaped: escaped)
+                let (keyRange, shape) = try readKeyString()
+                let (category, slot, isASCII) = readCategory(keyRange, escaped: shape.contains(.escaped))
                 let value = current
                 guard value == UInt8(ascii: "t") || value == UInt8(ascii: "f") else {
                     if defect == nil { defect = .invalidConsentStamp }
@@ -679,6 +775,10 @@ struct RequestScanner {
                 }
                 request.preferences.append(CategoryPreference(category: category, granted: value == UInt8(ascii: "t")))
             } while try nextMember()
+        }
+        if defect == nil, KeyFolding.hasFoldedDuplicate(request.preferences[first...].lazy.map(\.category)) {
+            // `Analytics` and `analytics`: one category to a receiver that folds case.
+            defect = .duplicateKey
         }
         if let defect {
             request.preferences.removeSubrange(first...)

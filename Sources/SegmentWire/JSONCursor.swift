@@ -108,13 +108,29 @@ struct JSONCursor {
         return (zeroQuote | zeroBackslash | control | w) & 0x8080_8080_8080_8080
     }
 
+    /// What a string holds besides printable ASCII, as ``scanStringShape()`` found it.
+    struct StringShape: OptionSet {
+        let rawValue: UInt8
+        /// Backslash escapes: the text must be decoded before it is compared.
+        static let escaped = StringShape(rawValue: 1)
+        /// Bytes of 0x80 or above (valid UTF-8): letters that may fold onto ASCII ones.
+        static let nonASCII = StringShape(rawValue: 2)
+    }
+
     /// Scans and validates the string at the cursor (which is at its opening quote) and moves past it.
     /// - Returns: whether the string holds backslash escapes.
     @inline(__always)
     mutating func scanString() throws(WireError) -> Bool {
+        try scanStringShape().contains(.escaped)
+    }
+
+    /// Scans and validates the string at the cursor like ``scanString()``.
+    /// - Returns: whether it holds escapes and whether it holds non-ASCII bytes.
+    @inline(__always)
+    mutating func scanStringShape() throws(WireError) -> StringShape {
         let start = pos
         var i = pos &+ 1
-        var escaped = false
+        var shape: StringShape = []
         while true {
             // Eight bytes at a time while nothing needs a closer look (the common ASCII case).
             while i &+ 8 <= end {
@@ -131,13 +147,14 @@ struct JSONCursor {
             let b = base[i]
             if b == UInt8(ascii: "\"") {
                 pos = i &+ 1
-                return escaped
+                return shape
             } else if b == UInt8(ascii: "\\") {
-                escaped = true
+                shape.insert(.escaped)
                 i = try scanEscape(at: i)
             } else if b < 0x20 {
                 throw invalid("unescaped control character in string", at: i)
             } else if b >= 0x80 {
+                shape.insert(.nonASCII)
                 i = try scanUTF8(at: i)
             } else {
                 i &+= 1

@@ -66,7 +66,8 @@ public enum EventDefect: String, Sendable, Hashable, CaseIterable {
     case unknownType = "unknown_type"
     /// Neither `userId` nor `anonymousId` (alias: `previousId` and `userId`).
     case missingIdentity = "missing_identity"
-    /// An identifier (`userId`, `anonymousId`, `previousId`, `groupId`) that is not a string or a number.
+    /// An identifier (`userId`, `anonymousId`, `previousId`, `groupId`) that is not a string or a number,
+    /// or a number other than a plain integer within ±2^53 (readers through a float would change it).
     case invalidIdentifier = "invalid_identifier"
     /// A `track` event without an `event` string.
     case missingEventName = "missing_event_name"
@@ -75,8 +76,14 @@ public enum EventDefect: String, Sendable, Hashable, CaseIterable {
     /// `context.consent.categoryPreferences` present but not an object of booleans,
     /// or `context` / `consent` present but not objects.
     case invalidConsentStamp = "invalid_consent_stamp"
-    /// A key that consentgate interprets appears twice in one object (receivers disagree on which wins).
+    /// A key that consentgate interprets appears twice in one object (receivers disagree on which wins),
+    /// or two category keys of one stamp differ only in letter case.
     case duplicateKey = "duplicate_key"
+    /// A key that differs from one consentgate interprets only in letter case (`USERID`, `Type`, or
+    /// with `ſ` / `K`): a receiver that folds case reads it as that key, one that does not, not.
+    case ambiguousKey = "ambiguous_key"
+    /// On a single-event route, a `type` member that names another type than the route.
+    case typeMismatch = "type_mismatch"
 }
 
 /// One event found by the scanner, as slices of the original body.
@@ -119,6 +126,9 @@ public struct ScannedRequest: Sendable, Hashable {
     public var context: ObjectRef?
     /// Batch route: the top-level `context.consent.categoryPreferences`.
     public var sharedStamp: ConsentStamp?
+    /// Batch route: the bytes that remove the shared stamp's member (with one comma) from the
+    /// top-level `context.consent`, leaving valid JSON.
+    public var sharedStampMember: Range<Int>?
     /// The top-level `writeKey` (on a single-event route, the event's own).
     public var writeKey: ValueRef?
     /// The top-level `sentAt`.
@@ -132,10 +142,18 @@ public struct ScannedRequest: Sendable, Hashable {
         self.preferences = []
     }
 
-    /// The stamp that applies to an event after merging the batch's top-level `context`:
-    /// the event's own, else the shared one.
+    /// The stamp that applies to an event when the event's own wins the merge with the batch's
+    /// top-level `context`: the event's own, else the shared one.
     public func effectiveStamp(of event: ScannedEvent) -> ConsentStamp? {
         event.stamp ?? sharedStamp
+    }
+
+    /// The batch's shared stamp when it is a second stamp that may apply to an event beside the event's
+    /// own: a receiver may merge the top-level `context` into the event with either winning, or merge
+    /// the two stamps key by key. Both must agree with the truth. `nil` when the event has no stamp of
+    /// its own (the shared one is then its ``effectiveStamp(of:)``) or the batch has none.
+    public func secondStamp(of event: ScannedEvent) -> ConsentStamp? {
+        event.stamp == nil ? nil : sharedStamp
     }
 
     /// The entries of a stamp.

@@ -109,10 +109,15 @@ private func everyPolicy(mode: ConsentPolicy.Mode) -> [ConsentPolicy] {
         let dropping = ConsentPolicy()
         #expect(dropping.needsTruth(hasStamp: true, isPreferenceUpdate: false))
         #expect(!dropping.needsTruth(hasStamp: false, isPreferenceUpdate: false))
-        #expect(!dropping.needsTruth(hasStamp: true, isPreferenceUpdate: true))
+        // preference_updates: no_overgrant checks a preference update's stamp against the truth.
+        #expect(dropping.needsTruth(hasStamp: true, isPreferenceUpdate: true))
+        #expect(!dropping.needsTruth(hasStamp: false, isPreferenceUpdate: true))
         let restamping = ConsentPolicy(onMissingStamp: .restamp)
         #expect(restamping.needsTruth(hasStamp: false, isPreferenceUpdate: false))
-        #expect(!restamping.needsTruth(hasStamp: false, isPreferenceUpdate: true))
+        #expect(restamping.needsTruth(hasStamp: false, isPreferenceUpdate: true))
+        let passing = ConsentPolicy(onMissingStamp: .restamp, preferenceUpdates: .pass)
+        #expect(!passing.needsTruth(hasStamp: true, isPreferenceUpdate: true))
+        #expect(!passing.needsTruth(hasStamp: false, isPreferenceUpdate: true))
     }
 
     @Test func gpcCategoriesAreCaseSensitive() {

@@ -66,16 +66,27 @@ final class FakeStore: ConsentStore {
         var failAll = false
         var lookups: [String: Int] = [:]
         var gate: Gate?
+        /// How long every lookup takes.
+        var latency: Duration = .zero
+        var inFlight = 0
+        /// The most lookups that were in flight at once.
+        var maxInFlight = 0
     }
 
     let kind = "fake"
     let state: Mutex<State>
+    let maxConcurrentLookups: Int
 
-    init(_ records: [ConsentRecord] = []) {
+    init(_ records: [ConsentRecord] = [], maxConcurrentLookups: Int = 8) {
         var state = State()
         for record in records { state.records[record.subject] = record }
         self.state = Mutex(state)
+        self.maxConcurrentLookups = maxConcurrentLookups
     }
+
+    func setLatency(_ latency: Duration) { state.withLock { $0.latency = latency } }
+
+    var maxInFlight: Int { state.withLock { $0.maxInFlight } }
 
     var totalLookups: Int { state.withLock { $0.lookups.values.reduce(0, +) } }
 
@@ -90,11 +101,15 @@ final class FakeStore: ConsentStore {
     func hold(at gate: Gate?) { state.withLock { $0.gate = gate } }
 
     func lookup(subject: String) async throws(ConsentStoreError) -> ConsentRecord? {
-        let gate = state.withLock { state in
+        let (gate, latency) = state.withLock { state in
             state.lookups[subject, default: 0] += 1
-            return state.gate
+            state.inFlight += 1
+            state.maxInFlight = max(state.maxInFlight, state.inFlight)
+            return (state.gate, state.latency)
         }
+        defer { state.withLock { $0.inFlight -= 1 } }
         if let gate { await gate.wait() }
+        if latency > .zero { try? await Task.sleep(for: latency) }
         let (fail, record) = state.withLock { ($0.failAll || $0.failing.contains(subject), $0.records[subject]) }
         if fail { throw ConsentStoreError(.unavailable, "the fake store is failing") }
         return record

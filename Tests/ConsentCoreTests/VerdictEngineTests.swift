@@ -179,14 +179,68 @@ private let truth = record("u1", ["Advertising": false, "Analytics": true, "Func
     }
 
     @Test(arguments: [LookupOutcome.fresh(truth), .stale(truth, expiredFor: .seconds(3_600)), .unknown, .unavailable])
-    func preferenceUpdatesAlwaysPass(lookup: LookupOutcome) {
-        for policy in [ConsentPolicy(), ConsentPolicy(mode: .shadow)] {
+    func preferenceUpdatesPassUnderPass(lookup: LookupOutcome) {
+        for policy in [ConsentPolicy(preferenceUpdates: .pass), ConsentPolicy(mode: .shadow, preferenceUpdates: .pass)] {
             for stampEntries in [nil, stamp(["Advertising": true])] {
                 let decision = decide(stampEntries, lookup, policy: policy, gpc: true, preferenceUpdate: true)
                 #expect(decision.verdict == .preferenceUpdate)
                 #expect(decision.decided == .forward && decision.effective == .forward)
             }
         }
+    }
+
+    // MARK: preference_updates: no_overgrant
+
+    /// The truth denies Advertising and grants Analytics and Functional.
+    @Test func aPreferenceUpdateThatOvergrantsIsAMismatch() {
+        for onMismatch in ConsentPolicy.OnMismatch.allCases {
+            let decision = decide(
+                stamp(["Advertising": true, "Analytics": true, "Functional": true]), .fresh(truth),
+                policy: ConsentPolicy(onMismatch: onMismatch), preferenceUpdate: true)
+            #expect(decision.verdict == .mismatch(over: ["Advertising"], under: []))
+            #expect(decision.decided == (onMismatch == .drop ? .drop : .restamp))
+        }
+    }
+
+    @Test func aPreferenceUpdateThatGrantsLessPassesEvenUnderExact() {
+        let withdrawal = decide(stamp(["Advertising": false, "Analytics": false]), .fresh(truth), preferenceUpdate: true)
+        #expect(withdrawal.verdict == .preferenceUpdate)
+        #expect(withdrawal.decided == .forward)
+        #expect(withdrawal.under == ["Analytics", "Functional"])
+        let same = decide(stamp(["Advertising": false, "Analytics": true, "Functional": true]), .fresh(truth), preferenceUpdate: true)
+        #expect(same.verdict == .preferenceUpdate)
+    }
+
+    @Test func aPreferenceUpdateWithoutTruthFollowsThePolicy() {
+        #expect(decide(stamp(["Analytics": true]), .unknown, preferenceUpdate: true).verdict == .unknownSubject)
+        #expect(decide(stamp(["Analytics": true]), .unavailable, preferenceUpdate: true).verdict == .storeUnavailable)
+        #expect(decide(nil, .fresh(truth), preferenceUpdate: true).verdict == .missingStamp)
+    }
+
+    // MARK: Two stamps that may reach one event
+
+    @Test func bothStampsMustAgreeWithTheTruth() {
+        let agreeing = stamp(["Advertising": false, "Analytics": true, "Functional": true])[...]
+        let overGranting = stamp(["Advertising": true, "Analytics": true, "Functional": true])[...]
+        let underGranting = stamp(["Analytics": true])[...]
+        func decide(_ own: ArraySlice<CategoryPreference>, _ shared: ArraySlice<CategoryPreference>?, _ policy: ConsentPolicy = ConsentPolicy())
+            -> ConsentDecision
+        {
+            VerdictEngine.decide(
+                isPreferenceUpdate: false, stamp: own, secondStamp: shared, lookup: .fresh(truth), gpc: false, policy: policy,
+                maxStaleGrant: window)
+        }
+        #expect(decide(agreeing, agreeing).verdict == .consistent)
+        #expect(decide(agreeing, nil).verdict == .consistent)
+        #expect(decide(agreeing, overGranting).verdict == .mismatch(over: ["Advertising"], under: []))
+        #expect(decide(overGranting, agreeing).verdict == .mismatch(over: ["Advertising"], under: []))
+        #expect(decide(overGranting, underGranting).verdict == .mismatch(over: ["Advertising"], under: ["Functional"]))
+        let restamped = decide(agreeing, overGranting, ConsentPolicy(onMismatch: .restamp))
+        #expect(restamped.decided == .restamp)
+        #expect(restamped.restampPreferences == truth.preferences)
+        // Under no_overgrant an under-granting shared stamp is consistent, an over-granting one is not.
+        #expect(decide(agreeing, underGranting, ConsentPolicy(compare: .noOvergrant)).verdict == .consistent)
+        #expect(decide(underGranting, overGranting, ConsentPolicy(compare: .noOvergrant)).over == ["Advertising"])
     }
 
     @Test func preferenceUpdateEventName() {

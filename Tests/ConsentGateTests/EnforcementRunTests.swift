@@ -48,18 +48,19 @@ import Testing
         return (request, subjects, body)
     }
 
-    /// Runs to the end, resolving every step through the resolver; returns the ids it was asked for.
-    func drive(_ enforcer: ConsentEnforcer, _ run: inout EnforcementRun) async -> [String?] {
-        var asked: [String?] = []
-        var answer: (subject: String?, outcome: LookupOutcome)?
-        while case .resolve(let userId, let anonymousId) = enforcer.advance(&run, resolved: answer) {
-            asked.append(userId ?? anonymousId)
-            answer = await enforcer.resolver.resolve(userId: userId, anonymousId: anonymousId)
+    /// Runs to the end, resolving every step through the resolver; returns the ids of each step.
+    func drive(_ enforcer: ConsentEnforcer, _ run: inout EnforcementRun) async -> [[String?]] {
+        var asked: [[String?]] = []
+        var answers: [SubjectPair: LookupAnswer]?
+        while case .resolve(let pairs) = enforcer.advance(&run, resolved: answers) {
+            asked.append(pairs.map { $0.userId ?? $0.anonymousId })
+            let outcomes = await enforcer.resolver.resolve(pairs, within: .seconds(5))
+            answers = Dictionary(uniqueKeysWithValues: zip(pairs, outcomes))
         }
         return asked
     }
 
-    @Test func stopsAtEachSubjectTheCacheDoesNotKnowThenFinishesFromTheCache() async throws {
+    @Test func stopsOnceForEverySubjectTheCacheDoesNotKnowThenFinishesFromTheCache() async throws {
         let enforcer = enforcer()
         let events = [
             TestEvents.track(userId: "alice", stamp: ["Analytics": true, "Advertising": false]),
@@ -68,9 +69,9 @@ import Testing
         ]
         let (request, subjects, body) = try scanned(events)
         var cold = enforcer.begin(request, subjects: subjects, body: body, gpc: false, requestId: nil)
-        // Every event the cache could not answer up front is a step, in order; the store is asked once
-        // per subject (alice's second event finds her cached by then).
-        #expect(await drive(enforcer, &cold) == ["alice", "bob", "alice"])
+        // One step names every distinct subject the cache could not answer, in order of first use; the
+        // store is asked once per subject.
+        #expect(await drive(enforcer, &cold) == [["alice", "bob"]])
         let first = enforcer.finish(cold)
         #expect(store.lookups.load(ordering: .relaxed) == 2)
 
@@ -91,5 +92,41 @@ import Testing
         #expect(enforcer.advance(&run, resolved: nil) == .finished)
         #expect(enforcer.finish(run).edits == [.drop])
         #expect(store.lookups.load(ordering: .relaxed) == 0)
+    }
+
+    /// A preference update reads its subject's truth afresh: the cached record is forgotten first, and
+    /// an update that grants what the store denies is a mismatch, one that grants less passes.
+    @Test func aPreferenceUpdateIsCheckedAgainstTheStoreAfresh() async throws {
+        let enforcer = enforcer()
+        let warm = try scanned([TestEvents.track(userId: "alice", stamp: ["Analytics": true, "Advertising": false])])
+        var first = enforcer.begin(warm.0, subjects: warm.1, body: warm.2, gpc: false, requestId: nil)
+        _ = await drive(enforcer, &first)
+        #expect(store.lookups.load(ordering: .relaxed) == 1)
+
+        let update = "Segment Consent Preference Updated"
+        let events = [
+            TestEvents.track(userId: "alice", event: update, stamp: ["Analytics": true, "Advertising": true]),  // over-grants
+            TestEvents.track(userId: "alice", event: update, stamp: ["Analytics": false, "Advertising": false]),  // a withdrawal
+        ]
+        let (request, subjects, body) = try scanned(events)
+        var run = enforcer.begin(request, subjects: subjects, body: body, gpc: false, requestId: nil)
+        #expect(await drive(enforcer, &run) == [["alice"]], "alice was cached, and is read from the store again")
+        #expect(store.lookups.load(ordering: .relaxed) == 2)
+        #expect(enforcer.finish(run).edits == [.drop, .keep])
+    }
+
+    /// A batch-level stamp that over-grants is caught even when each event's own stamp is right.
+    @Test func theBatchStampIsCheckedBesideEachEventsOwn() async throws {
+        let enforcer = enforcer()
+        let own = TestEvents.track(userId: "alice", stamp: ["Analytics": true, "Advertising": false])
+        let batch = #"{"context":{"consent":{"categoryPreferences":{"Analytics":true,"Advertising":true}}},"batch":[\#(own)]}"#
+        let body = RequestBytes.inflated(Array(batch.utf8))
+        let request = try body.withBytes { bytes in try BatchScanner().scan(bytes, route: .batch) }
+        let subjects = body.withBytes { EventSubject.extract(from: request, body: $0) }
+        for _ in 0..<2 {  // cold, then from the cache by mask
+            var run = enforcer.begin(request, subjects: subjects, body: body, gpc: false, requestId: nil)
+            _ = await drive(enforcer, &run)
+            #expect(enforcer.finish(run).edits == [.drop])
+        }
     }
 }

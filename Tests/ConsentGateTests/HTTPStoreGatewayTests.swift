@@ -163,4 +163,58 @@ struct HTTPStoreGatewayTests {
         #expect(configuration.store.postgres.url.contains("from-env"))
         #expect(!configuration.redactedDescription.contains("from-env"))
     }
+
+    /// One request of 2 500 distinct unknown subjects against a service answering in 20 ms: its misses are
+    /// looked up together (32 at a time, the service's bound), not one after another (about 50 s), and the
+    /// answer comes within the request's deadline. (How fast they all resolve is the benchmark's to say,
+    /// BENCHMARKS.md: a debug build on a loaded machine may reach the deadline first, and then fails closed.)
+    @Test func manyMissesOfOneRequestResolveTogether() async throws {
+        let service = try await CustomerConsentService.start()
+        service.slow(by: .milliseconds(20))
+        let harness = try await GatewayHarness.start { configuration in
+            configuration.store.kind = .http
+            configuration.store.http.urlTemplate = service.urlTemplate
+            configuration.store.http.maxConcurrent = 32
+            configuration.store.http.timeoutSeconds = 5
+        }
+        // Small events: 2 500 of them stay under the 500 KB batch limit.
+        let events = (0..<2_500).map {
+            #"{"type":"track","event":"e","userId":"stranger-\#($0)","context":{"consent":{"categoryPreferences":{"Analytics":true}}}}"#
+        }
+        let started = ContinuousClock.now
+        let reply = try await harness.post("/v1/batch", json: TestEvents.batch(events))
+        let took = ContinuousClock.now - started
+        #expect(took < .seconds(6.5), "answered in \(took), well past the 5 s deadline")
+        if reply.status == 200 {
+            #expect(service.requests == 2_500)
+        } else {
+            #expect(reply.status == 503 && reply.code == "consent_unverifiable")
+        }
+        #expect(service.requests > 500, "lookups ran concurrently: \(service.requests) in \(took)")
+        #expect(harness.sink.received.isEmpty, "unknown subjects are dropped")
+        await harness.stop()
+        await service.stop()
+    }
+
+    /// What the request's deadline cuts off is unverifiable: 503 at the deadline, not after every lookup.
+    @Test func theRequestDeadlineBoundsItsLookups() async throws {
+        let service = try await CustomerConsentService.start()
+        service.slow(by: .seconds(3))
+        let harness = try await GatewayHarness.start { configuration in
+            configuration.store.kind = .http
+            configuration.store.http.urlTemplate = service.urlTemplate
+            configuration.store.http.timeoutSeconds = 10
+            configuration.store.requestDeadlineSeconds = 0.5
+        }
+        let events = (0..<40).map { TestEvents.track(userId: "slow-\($0)", anonymousId: nil, stamp: ["Analytics": true]) }
+        let started = ContinuousClock.now
+        let reply = try await harness.post("/v1/batch", json: TestEvents.batch(events))
+        let took = ContinuousClock.now - started
+        #expect(reply.status == 503)
+        #expect(reply.code == "consent_unverifiable")
+        #expect(took < .seconds(2.5), "answered in \(took)")
+        #expect(harness.sink.received.isEmpty)
+        await harness.stop()
+        await service.stop()
+    }
 }

@@ -212,3 +212,39 @@ import Testing
         }
     }
 }
+
+// MARK: The batch's shared stamp
+
+extension BatchEncoderTests {
+    static let shared = #"{"context":{"consent":{"categoryPreferences":{"A":true}},"ip":"1"},"batch":["#
+    static let own = #"{"type":"track","userId":"u1","event":"A","context":{"consent":{"categoryPreferences":{"A":false}}}}"#
+    static let bare = #"{"type":"track","userId":"u2","event":"B"}"#
+
+    /// Once an event is restamped, the shared stamp leaves the envelope, and the kept event that relied
+    /// on it carries its own copy: no stamp of the forwarded request can reach an event it was not checked for.
+    @Test func aRestampRemovesTheSharedStampAndCopiesItIntoEventsThatReliedOnIt() throws {
+        let json = Self.shared + Self.own + "," + Self.bare + "]}"
+        let bytes = Array(json.utf8)
+        let request = try ScanFixture.scan(bytes)
+        let (edits, remove) = BatchEncoder.isolatingSharedStamp(request, edits: [.restamp(Self.stamp), .keep])
+        #expect(remove)
+        #expect(edits == [.restamp(Self.stamp), .restamp([CategoryPreference(category: "A", granted: true)])])
+        let out = bytes.withUnsafeBytes { BatchEncoder.encode(body: $0, request: request, edits: edits, removeSharedStamp: remove) }
+        let text = String(decoding: try #require(out), as: UTF8.self)
+        #expect(
+            text == #"{"context":{"consent":{},"ip":"1"},"batch":["#
+                + #"{"type":"track","userId":"u1","event":"A","context":{"consent":{"categoryPreferences":"# + Self.stampJSON + "}}},"
+                + #"{"context":{"consent":{"categoryPreferences":{"A":true}}},"type":"track","userId":"u2","event":"B"}]}"#)
+    }
+
+    @Test func withoutARestampTheSharedStampStays() throws {
+        let json = Self.shared + Self.own + "," + Self.bare + "]}"
+        let request = try ScanFixture.scan(json)
+        let (edits, remove) = BatchEncoder.isolatingSharedStamp(request, edits: [.drop, .keep])
+        #expect(!remove)
+        #expect(edits == [.drop, .keep])
+        // A batch without a shared stamp has nothing to isolate.
+        let plain = try ScanFixture.scan(#"{"batch":["# + Self.own + "]}")
+        #expect(BatchEncoder.isolatingSharedStamp(plain, edits: [.restamp(Self.stamp)]).removeSharedStamp == false)
+    }
+}

@@ -14,6 +14,8 @@
 // - the re-encoded body scans again, holds exactly the kept events in order, keeps the envelope and
 //   every kept event byte for byte, and a restamped event differs from the original only by its stamp
 //   (replaced, or inserted with the minimal `consent` / `context` wrapper);
+// - in enforce mode, what would be forwarded reads the same under every receiver's reading (Readings.swift):
+//   the same subject as consentgate decided for, and no stamp granting what that subject's truth denies;
 // - gzip round-trips, and every strict prefix of a gzip member is refused as `invalid_compression`.
 //
 // Input layout: byte 0 and byte 1 select the variant, the rest is the request body.
@@ -71,7 +73,8 @@ struct Variant {
             onMissingStamp: [.drop, .restamp, .forward, .restamp][Int((b1 >> 2) & 3)],
             onUnknownSubject: b1 & 0x10 == 0 ? .drop : .forward,
             onStoreUnavailable: b1 & 0x20 == 0 ? .reject : .drop,
-            gpcCategories: b1 & 0x80 == 0 ? ConsentPolicy.defaultGPCCategories : []
+            gpcCategories: b1 & 0x80 == 0 ? ConsentPolicy.defaultGPCCategories : [],
+            preferenceUpdates: (b0 ^ b1) & 0x08 == 0 ? .noOvergrant : .pass
         )
         extra = b0 ^ b1
     }
@@ -368,11 +371,19 @@ func checkStrings(_ request: ScannedRequest, body: UnsafeRawBufferPointer) {
     }
 }
 
-/// Decides every event as the gateway does and returns the edits.
-func decideAll(_ request: ScannedRequest, body: UnsafeRawBufferPointer, variant: Variant) -> [BatchEncoder.EventEdit] {
+/// What consentgate decided an event for: its ids and, when it had the subject's record, the categories
+/// the record grants (less the GPC categories under `Sec-GPC: 1`).
+typealias Decided = (userId: String?, anonymousId: String?, granted: Set<String>?)
+
+/// Decides every event as the gateway does and returns the edits, and what each was decided for.
+func decideAll(_ request: ScannedRequest, body: UnsafeRawBufferPointer, variant: Variant) -> ([BatchEncoder.EventEdit], [Decided]) {
     let policy = variant.policy
-    return request.events.map { event -> BatchEncoder.EventEdit in
-        guard event.defect == nil else { return .drop }
+    var decided: [Decided] = []
+    let edits = request.events.map { event -> BatchEncoder.EventEdit in
+        guard event.defect == nil else {
+            decided.append((nil, nil, nil))
+            return .drop
+        }
         func nonEmpty(_ ref: ValueRef?) -> String? {
             guard let ref else { return nil }
             let text = JSONString.decode(ref, in: body)
@@ -383,15 +394,20 @@ func decideAll(_ request: ScannedRequest, body: UnsafeRawBufferPointer, variant:
         let isUpdate = event.type == .track
             && event.eventName.map { JSONString.equals($0, VerdictEngine.preferenceUpdateEventName, in: body) } == true
         let stamp = request.effectiveStamp(of: event).map { request.entries(of: $0) }
+        let second = request.secondStamp(of: event).map { request.entries(of: $0) }
         let needsTruth = policy.needsTruth(hasStamp: stamp != nil, isPreferenceUpdate: isUpdate)
         let outcome = needsTruth ? lookup(subject: userId ?? anonymousId, stamp: stamp) : .unknown
         let decision = VerdictEngine.decide(
-            isPreferenceUpdate: isUpdate, stamp: stamp, lookup: outcome, gpc: variant.gpc, policy: policy, maxStaleGrant: maxStaleGrant)
+            isPreferenceUpdate: isUpdate, stamp: stamp, secondStamp: second, lookup: outcome, gpc: variant.gpc, policy: policy,
+            maxStaleGrant: maxStaleGrant)
+        let denied = variant.gpc ? policy.gpcCategories : []
+        let granted = outcome.record.map { Set($0.preferences.filter { $0.granted && !denied.contains($0.category) }.map(\.category)) }
+        decided.append((userId, anonymousId, granted))
 
         // The comparison agrees with a plain reference: over the union of categories, a category absent
         // from a side is not granted, the stamp's last value of a repeated category counts, and GPC
         // categories count as denied by the truth.
-        if !isUpdate, let stamp, let record = outcome.record, decision.verdict == .consistent || decision.verdict.isMismatch {
+        if !isUpdate, second == nil, let stamp, let record = outcome.record, decision.verdict == .consistent || decision.verdict.isMismatch {
             var stamped: [String: Bool] = [:]
             for entry in stamp { stamped[entry.category] = entry.granted }
             var truth: [String: Bool] = [:]
@@ -411,9 +427,18 @@ func decideAll(_ request: ScannedRequest, body: UnsafeRawBufferPointer, variant:
             check(decision.under == under, "under-grants \(decision.under.count) differ from the reference's \(under.count)")
         }
 
+        // Two stamps: consistent only when each alone is.
+        if let second, let record = outcome.record, decision.verdict == .consistent {
+            for one in [stamp, second] {
+                let alone = VerdictEngine.decide(
+                    isPreferenceUpdate: false, stamp: one, lookup: .fresh(record), gpc: variant.gpc, policy: policy, maxStaleGrant: maxStaleGrant)
+                check(alone.verdict == .consistent, "two stamps are consistent together but not each alone")
+            }
+        }
+
         // Fail closed.
         if policy.mode == .shadow { check(decision.effective == .forward, "shadow mode did not forward") }
-        if policy.mode == .enforce && decision.effective == .forward && !isUpdate {
+        if policy.mode == .enforce && decision.effective == .forward && (!isUpdate || policy.preferenceUpdates == .noOvergrant) {
             if case .mismatch = decision.verdict { fail("enforce mode forwarded a mismatch") }
             check(decision.verdict != .storeUnavailable, "enforce mode forwarded an unverifiable event")
             if needsTruth, case .unavailable = outcome { fail("enforce mode forwarded an event whose truth was unavailable") }
@@ -422,7 +447,12 @@ func decideAll(_ request: ScannedRequest, body: UnsafeRawBufferPointer, variant:
             }
             if decision.verdict == .consistent { check(decision.over.isEmpty, "a consistent verdict with over-grants") }
         }
-        if isUpdate { check(decision.verdict == .preferenceUpdate && decision.effective == .forward, "a preference update was not forwarded") }
+        if isUpdate && policy.preferenceUpdates == .pass {
+            check(decision.verdict == .preferenceUpdate && decision.effective == .forward, "a preference update was not forwarded")
+        }
+        if isUpdate && policy.preferenceUpdates == .noOvergrant && decision.effective == .forward && policy.mode == .enforce {
+            check(decision.over.isEmpty, "a preference update that over-grants was forwarded")
+        }
         check((decision.decided == .restamp) == (decision.restampPreferences != nil), "restamp without a stamp, or a stamp without restamp")
         if decision.decided == .restamp, case .stale(_, let expiredFor) = outcome {
             check(expiredFor <= maxStaleGrant, "a restamp asserted a record past the stale-grant window")
@@ -439,15 +469,21 @@ func decideAll(_ request: ScannedRequest, body: UnsafeRawBufferPointer, variant:
         case .restamp: return .restamp(decision.restampPreferences ?? [])
         }
     }
+    return (edits, decided)
 }
 
 /// The encoded body: scans again, keeps the envelope and the kept events byte for byte, and changes a
 /// restamped event only by its stamp.
 func checkEncoding(
-    _ request: ScannedRequest, body: UnsafeRawBufferPointer, edits: [BatchEncoder.EventEdit], variant: Variant
+    _ request: ScannedRequest, body: UnsafeRawBufferPointer, edits: [BatchEncoder.EventEdit], removeSharedStamp: Bool,
+    decided: [Decided], variant: Variant
 ) {
     let kept = edits.indices.filter { edits[$0] != .drop }
-    guard let encoded = BatchEncoder.encode(body: body, request: request, edits: edits) else {
+    if policyEnforces(variant), !kept.isEmpty, !removeSharedStamp, kept.allSatisfy({ edits[$0] == .keep }), kept.count == edits.count {
+        // Nothing changed: the original bytes go upstream.
+        checkReadings(body, route: request.route, expected: kept.map { decided[$0] })
+    }
+    guard let encoded = BatchEncoder.encode(body: body, request: request, edits: edits, removeSharedStamp: removeSharedStamp) else {
         check(kept.isEmpty, "the encoder gave nothing although \(kept.count) events are kept")
         return
     }
@@ -464,15 +500,26 @@ func checkEncoding(
         case .failure(let error): fail("the re-encoded body does not scan: \(error.code)")
         }
         check(rescanned.events.count == kept.count, "the re-encoded body holds \(rescanned.events.count) events, expected \(kept.count)")
+        if policyEnforces(variant) { checkReadings(out, route: request.route, expected: kept.map { decided[$0] }) }
 
         // The envelope.
         switch request.route {
         case .batch:
             guard let array = request.batchArray, let outArray = rescanned.batchArray else { fail("a batch without its array") }
-            check(slice(body, 0..<array.lowerBound) == slice(out, 0..<outArray.lowerBound), "the envelope before the batch changed")
-            check(slice(body, array.upperBound..<body.count) == slice(out, outArray.upperBound..<out.count), "the envelope after the batch changed")
-            check(rescanned.sharedStamp.map { Array(rescanned.entries(of: $0)) } == request.sharedStamp.map { Array(request.entries(of: $0)) },
-                  "the shared stamp changed")
+            // The envelope is byte for byte the original's, less the shared stamp's member when it was removed.
+            let cut = removeSharedStamp ? request.sharedStampMember : nil
+            func envelope(_ range: Range<Int>) -> [UInt8] {
+                guard let cut, cut.overlaps(range) else { return slice(body, range) }
+                return slice(body, range.lowerBound..<cut.lowerBound) + slice(body, cut.upperBound..<range.upperBound)
+            }
+            check(envelope(0..<array.lowerBound) == slice(out, 0..<outArray.lowerBound), "the envelope before the batch changed")
+            check(envelope(array.upperBound..<body.count) == slice(out, outArray.upperBound..<out.count), "the envelope after the batch changed")
+            if removeSharedStamp {
+                check(request.sharedStamp != nil && rescanned.sharedStamp == nil, "the shared stamp was not removed")
+            } else {
+                check(rescanned.sharedStamp.map { Array(rescanned.entries(of: $0)) } == request.sharedStamp.map { Array(request.entries(of: $0)) },
+                      "the shared stamp changed")
+            }
         case .single:
             let event = request.events[0]
             let outEvent = rescanned.events[0]
@@ -492,6 +539,8 @@ func checkEncoding(
                 fail("unreachable")
             case .keep:
                 check(before == after, "kept event \(index) changed")
+                // Removing the shared stamp leaves no kept event without a stamp of its own.
+                check(!removeSharedStamp || original.stamp != nil, "kept event \(index) lost the shared stamp it relied on")
                 check(RelativeEvent(original, in: request) == RelativeEvent(now, in: rescanned), "kept event \(index) scans differently")
             case .restamp(let preferences):
                 guard let newStamp = now.stamp else { fail("restamped event \(index) has no stamp") }
@@ -560,6 +609,9 @@ func checkGzip(_ payload: UnsafeRawBufferPointer, variant: Variant) -> [UInt8]? 
     }
     return compressed
 }
+
+/// Whether the variant's policy enforces (in shadow mode everything is forwarded as it came).
+func policyEnforces(_ variant: Variant) -> Bool { variant.policy.mode == .enforce }
 
 /// `DECODERFUZZER_TRACE=1` prints each input's edits (to see what a corpus exercises).
 let trace = getenv("DECODERFUZZER_TRACE") != nil
@@ -640,7 +692,8 @@ func run(_ data: UnsafeRawBufferPointer) {
         }
         checkStrings(scanned, body: bytes)
 
-        let edits = decideAll(scanned, body: bytes, variant: variant)
+        let (decidedEdits, decided) = decideAll(scanned, body: bytes, variant: variant)
+        let (edits, removeSharedStamp) = BatchEncoder.isolatingSharedStamp(scanned, edits: decidedEdits)
         if trace {
             var counts = (keep: 0, drop: 0, restamp: 0)
             for edit in edits {
@@ -653,7 +706,7 @@ func run(_ data: UnsafeRawBufferPointer) {
             let line = Array("events \(edits.count) keep \(counts.keep) drop \(counts.drop) restamp \(counts.restamp)\n".utf8)
             _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         }
-        checkEncoding(scanned, body: bytes, edits: edits, variant: variant)
+        checkEncoding(scanned, body: bytes, edits: edits, removeSharedStamp: removeSharedStamp, decided: decided, variant: variant)
     }
 }
 

@@ -73,6 +73,8 @@ extension GatewayConfiguration {
 
         config.store.kind = try values.choice("store.kind", default: config.store.kind)
         config.store.sqlitePath = try values.string("store.sqlite.path", default: config.store.sqlitePath)
+        config.store.requestDeadlineSeconds = try values.seconds(
+            "store.request_deadline_seconds", default: config.store.requestDeadlineSeconds, in: 0.01...300)
         if config.store.kind == .sqlite, config.store.sqlitePath.isEmpty {
             throw ConfigurationError(key: "store.sqlite.path", "must name a file when store.kind is sqlite")
         }

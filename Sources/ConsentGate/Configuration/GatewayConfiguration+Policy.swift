@@ -9,6 +9,7 @@ extension GatewayConfiguration.Policy {
         rules.onUnknownSubject = try values.choice("policy.on_unknown_subject", default: rules.onUnknownSubject)
         rules.onStoreUnavailable = try values.choice("policy.on_store_unavailable", default: rules.onStoreUnavailable)
         rules.gpcCategories = try values.strings("policy.gpc_categories", default: rules.gpcCategories)
+        rules.preferenceUpdates = try values.choice("policy.preference_updates", default: rules.preferenceUpdates)
         categories = try values.strings("policy.categories", default: categories)
     }
 }

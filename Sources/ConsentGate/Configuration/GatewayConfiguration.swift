@@ -102,6 +102,9 @@ public struct GatewayConfiguration: Sendable, Hashable {
         }
 
         public var kind = Kind.sqlite
+        /// `store.request_deadline_seconds`: one request's store lookups, run concurrently, all end
+        /// within this; what is unresolved then counts as `store_unavailable`.
+        public var requestDeadlineSeconds: Double = 5
         /// The SQLite file, created on first start.
         public var sqlitePath = "data/consent.sqlite"
         public var postgres = Postgres()

@@ -109,7 +109,7 @@ public enum DemoRun {
                 stampSent: demoCase.stamp.map(granted),
                 truth: truths[demoCase.user].map(granted),
                 // Only events not forwarded unchanged are audited; the others passed as consistent
-                // or, for a consent change, as the event that always passes.
+                // or, for a consent change, as one that granted no more than the store.
                 verdict: audit?.verdict ?? (demoCase.event == DemoScenario.preferenceUpdated ? "preference_update" : "consistent"),
                 over: audit?.over ?? [],
                 under: audit?.under ?? [],

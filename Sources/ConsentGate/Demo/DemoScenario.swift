@@ -45,10 +45,12 @@ enum DemoScenario {
             name: "unknown user", user: "dave", type: "track", event: "Signed Up",
             stamp: ["Advertising": true, "Analytics": true], messageId: "demo-unknown-user"),
         Case(
-            name: "consent change", user: "carol", type: "track", event: "Segment Consent Preference Updated",
+            // bob withdraws Advertising: a preference update may grant less than the store (the
+            // withdrawal is on its way there), never more.
+            name: "consent change", user: "bob", type: "track", event: "Segment Consent Preference Updated",
             stamp: ["Advertising": false, "Analytics": true], messageId: "demo-consent-change"),
     ]
 
-    /// The event name that always passes and refreshes the cache.
+    /// The event name of a consent change: it refreshes the cache and may not grant more than the store.
     static let preferenceUpdated = "Segment Consent Preference Updated"
 }

@@ -11,6 +11,11 @@ struct Enforcement: Sendable {
     var edits: [EventEdit]
     /// The whole request must be refused with 503 (consent unverifiable and `on_store_unavailable: reject`).
     var rejected: Bool
+    /// The batch's shared stamp must leave the forwarded request (see ``BatchEncoder/isolatingSharedStamp(_:edits:)``).
+    var removeSharedStamp = false
+
+    /// Nothing to change: the original bytes go upstream.
+    var keepsEverything: Bool { !removeSharedStamp && edits.allSatisfy { $0 == .keep } }
 }
 
 /// Decides, per event, whether it goes upstream as is, corrected, or not at all: resolves the
@@ -20,6 +25,8 @@ final class ConsentEnforcer: Sendable {
     let resolver: ConsentResolver
     let policy: ConsentPolicy
     let maxStaleGrant: Duration
+    /// `store.request_deadline_seconds`: how long one request's store lookups may take in all.
+    let requestDeadline: Duration
     let audit: AuditLog?
     let hasher: SubjectHasher
     let metrics: GatewayMetrics
@@ -28,12 +35,13 @@ final class ConsentEnforcer: Sendable {
     private let auditWarning: RateLimitedWarning
 
     init(
-        resolver: ConsentResolver, policy: ConsentPolicy, maxStaleGrant: Duration, audit: AuditLog?, hasher: SubjectHasher,
-        metrics: GatewayMetrics, feed: DecisionFeed, logger: Logger
+        resolver: ConsentResolver, policy: ConsentPolicy, maxStaleGrant: Duration, requestDeadline: Duration = .seconds(5),
+        audit: AuditLog?, hasher: SubjectHasher, metrics: GatewayMetrics, feed: DecisionFeed, logger: Logger
     ) {
         self.resolver = resolver
         self.policy = policy
         self.maxStaleGrant = maxStaleGrant
+        self.requestDeadline = requestDeadline
         self.audit = audit
         self.hasher = hasher
         self.metrics = metrics
@@ -45,9 +53,11 @@ final class ConsentEnforcer: Sendable {
     /// Enforces a request, waiting for the store where the cache cannot answer.
     func enforce(_ request: ScannedRequest, subjects: [EventSubject?], body: RequestBytes, gpc: Bool, requestId: String?) async -> Enforcement {
         var run = begin(request, subjects: subjects, body: body, gpc: gpc, requestId: requestId)
-        var answer: (subject: String?, outcome: LookupOutcome)?
-        while case .resolve(let userId, let anonymousId) = advance(&run, resolved: answer) {
-            answer = await resolver.resolve(userId: userId, anonymousId: anonymousId)
+        var answers: [SubjectPair: LookupAnswer]?
+        while case .resolve(let pairs) = advance(&run, resolved: answers) {
+            // Every miss of the request at once, within the request's deadline.
+            let outcomes = await resolver.resolve(pairs, within: requestDeadline)
+            answers = Dictionary(zip(pairs, outcomes), uniquingKeysWith: { first, _ in first })
         }
         return finish(run)
     }
@@ -59,6 +69,7 @@ final class ConsentEnforcer: Sendable {
         // stamps, unknown subjects), then, under one more lock, the other events whose subjects are
         // cached. Not when the batch holds a preference update, whose invalidation must reach later events.
         let hasPreferenceUpdate = subjects.contains { $0?.isPreferenceUpdate == true }
+        if hasPreferenceUpdate { invalidatePreferenceUpdates(subjects, body: body) }
         let truths = hasPreferenceUpdate ? [] : cachedTruths(request, subjects: subjects, body: body, gpc: gpc)
         let cached = hasPreferenceUpdate ? [] : cachedOutcomes(request, subjects: subjects, body: body, answered: truths)
         return EnforcementRun(
@@ -66,52 +77,98 @@ final class ConsentEnforcer: Sendable {
             shownFrom: shownFrom)
     }
 
-    /// Decides events in order until one needs its subject's truth from the store (or none is left).
-    /// - Parameter resolved: the answer to the last ``EnforcementRun/Step/resolve(userId:anonymousId:)``, if any.
-    func advance(_ run: inout EnforcementRun, resolved: (subject: String?, outcome: LookupOutcome)?) -> EnforcementRun.Step {
-        if let resolved {
-            // The waiting event's preference update (if any) was applied before it asked.
-            decide(&run, lookup: resolved)
-        }
+    /// Decides events in order until one needs its subject's truth from the store (or none is left);
+    /// then asks for every pair the rest of the request needs from the store, all at once.
+    /// - Parameter resolved: the answers to the last ``EnforcementRun/Step/resolve(_:)``, if any.
+    func advance(_ run: inout EnforcementRun, resolved: [SubjectPair: LookupAnswer]?) -> EnforcementRun.Step {
+        if let resolved { run.answer(resolved) }
         // Read out of the run once, not per event.
-        let (request, subjects, body, truths, cached) = (run.request, run.subjects, run.body, run.truths, run.cached)
+        let (request, subjects, body, cached) = (run.request, run.subjects, run.body, run.cached)
         while run.next < subjects.count {
             let index = run.next
             guard let subject = subjects[index] else {
                 run.recordInvalid()
                 continue
             }
-            let stamp = request.effectiveStamp(of: request.events[index]).map { request.entries(of: $0) }
-            if let (fast, choice) = decidedByMask(index < truths.count ? truths[index] : nil, stamp: stamp, gpc: run.gpc) {
+            if let (fast, choice) = decidedByMask(run, index) {
                 // The id is only read for an audit record or the live view.
                 let named = fast.decided != .forward || index >= run.shownFrom
                 run.record(fast, subject: named ? choice.flatMap { choice in body.withBytes { subject.id(choice, in: $0) } } : nil)
                 continue
             }
-            let ids = body.withBytes { subject.ids(in: $0) }
-            if subject.isPreferenceUpdate {
-                // The user just changed their consent: whatever is cached for them is outdated.
-                if let userId = ids.userId { resolver.invalidate(subject: userId) }
-                if let anonymousId = ids.anonymousId { resolver.invalidate(subject: anonymousId) }
-            }
             if index < cached.count, let answer = cached[index] {
                 decide(&run, lookup: answer)
-            } else if policy.needsTruth(hasStamp: stamp != nil, isPreferenceUpdate: subject.isPreferenceUpdate) {
-                return .resolve(userId: ids.userId, anonymousId: ids.anonymousId)
-            } else {
-                decide(&run, lookup: (ids.userId ?? ids.anonymousId, .unknown))
+                continue
             }
+            let ids = body.withBytes { subject.ids(in: $0) }
+            let hasStamp = request.effectiveStamp(of: request.events[index]) != nil
+            guard policy.needsTruth(hasStamp: hasStamp, isPreferenceUpdate: subject.isPreferenceUpdate) else {
+                decide(&run, lookup: (ids.userId ?? ids.anonymousId, .unknown))
+                continue
+            }
+            let pair = SubjectPair(userId: ids.userId, anonymousId: ids.anonymousId)
+            if let answer = run.answers[pair] {
+                decide(&run, lookup: answer)
+                continue
+            }
+            let misses = missingPairs(&run, from: index)
+            if !misses.isEmpty { return .resolve(misses) }
+            // Else the cache answered the pair just now: the next turn decides the event.
         }
         return .finished
     }
 
-    /// Decides the run's next event (which has a subject) against its subject's truth.
-    private func decide(_ run: inout EnforcementRun, lookup: (subject: String?, outcome: LookupOutcome)) {
+    /// The distinct pairs that events from `index` on need from the store. Pairs the cache answers now
+    /// are answered in the run instead (one lock for them all, no suspension).
+    private func missingPairs(_ run: inout EnforcementRun, from index: Int) -> [SubjectPair] {
+        let (request, subjects) = (run.request, run.subjects)
+        var needed: [SubjectPair] = []
+        var seen = Set<SubjectPair>()
+        run.body.withBytes { bytes in
+            for later in index..<subjects.count {
+                guard let subject = subjects[later], decidedByMask(run, later) == nil else { continue }
+                if later < run.cached.count, run.cached[later] != nil { continue }
+                let hasStamp = request.effectiveStamp(of: request.events[later]) != nil
+                guard policy.needsTruth(hasStamp: hasStamp, isPreferenceUpdate: subject.isPreferenceUpdate) else { continue }
+                let ids = subject.ids(in: bytes)
+                let pair = SubjectPair(userId: ids.userId, anonymousId: ids.anonymousId)
+                if run.answers[pair] == nil, seen.insert(pair).inserted { needed.append(pair) }
+            }
+        }
+        let cachedAnswers = resolver.cachedOutcomes(needed.map { ($0.userId, $0.anonymousId) })
+        var misses: [SubjectPair] = []
+        for (offset, pair) in needed.enumerated() {
+            if offset < cachedAnswers.count, let answer = cachedAnswers[offset] {
+                run.answer([pair: answer])
+            } else {
+                misses.append(pair)
+            }
+        }
+        return misses
+    }
+
+    /// Forgets what the cache holds for the subject of every preference update in the request: their
+    /// consent just changed, so every event of the request reads it afresh from the store.
+    private func invalidatePreferenceUpdates(_ subjects: [EventSubject?], body: RequestBytes) {
+        body.withBytes { bytes in
+            for case let subject? in subjects where subject.isPreferenceUpdate {
+                let ids = subject.ids(in: bytes)
+                if let userId = ids.userId { resolver.invalidate(subject: userId) }
+                if let anonymousId = ids.anonymousId { resolver.invalidate(subject: anonymousId) }
+            }
+        }
+    }
+
+    /// Decides the run's next event (which has a subject) against its subject's truth, under every stamp
+    /// that may reach it.
+    private func decide(_ run: inout EnforcementRun, lookup: LookupAnswer) {
         let request = run.request
-        let stamp = request.effectiveStamp(of: request.events[run.next]).map { request.entries(of: $0) }
+        let event = request.events[run.next]
         let decision = VerdictEngine.decide(
-            isPreferenceUpdate: run.subjects[run.next]?.isPreferenceUpdate ?? false, stamp: stamp, lookup: lookup.outcome,
-            gpc: run.gpc, policy: policy, maxStaleGrant: maxStaleGrant)
+            isPreferenceUpdate: run.subjects[run.next]?.isPreferenceUpdate ?? false,
+            stamp: request.effectiveStamp(of: event).map { request.entries(of: $0) },
+            secondStamp: request.secondStamp(of: event).map { request.entries(of: $0) },
+            lookup: lookup.outcome, gpc: run.gpc, policy: policy, maxStaleGrant: maxStaleGrant)
         run.record(decision, subject: lookup.subject)
     }
 
@@ -132,22 +189,24 @@ final class ConsentEnforcer: Sendable {
             for index in counted.indices { counted[index].action = reject }
         }
         observe(run.request, counted: counted, notable: run.notable, shownFrom: run.shownFrom, body: run.body, rejected: run.rejected)
-        return Enforcement(edits: run.edits, rejected: run.rejected)
+        let (edits, removeSharedStamp) = BatchEncoder.isolatingSharedStamp(run.request, edits: run.edits)
+        return Enforcement(edits: edits, rejected: run.rejected, removeSharedStamp: removeSharedStamp)
     }
 
-    /// The decision for an event the cache answered by mask, and which id named its subject.
-    private func decidedByMask(
-        _ truth: CachedTruth?, stamp: ArraySlice<CategoryPreference>?, gpc: Bool
-    ) -> (ConsentDecision, SubjectChoice?)? {
-        switch truth {
+    /// The decision for event `index` if the cache answered it by mask, and which id named its subject.
+    private func decidedByMask(_ run: EnforcementRun, _ index: Int) -> (ConsentDecision, SubjectChoice?)? {
+        guard index < run.truths.count else { return nil }
+        switch run.truths[index] {
         case nil:
             return nil
         case .record(let grants, let version, let subject):
-            let decision = VerdictEngine.decide(stampGrants: grants, truthGrants: grants, version: version, gpc: gpc, policy: policy)
+            let decision = VerdictEngine.decide(stampGrants: grants, truthGrants: grants, version: version, gpc: run.gpc, policy: policy)
             return decision.map { ($0, subject) }
         case .unknown(let subject):
+            let request = run.request
+            let stamp = request.effectiveStamp(of: request.events[index]).map { request.entries(of: $0) }
             let decision = VerdictEngine.decide(
-                isPreferenceUpdate: false, stamp: stamp, lookup: .unknown, gpc: gpc, policy: policy, maxStaleGrant: maxStaleGrant)
+                isPreferenceUpdate: false, stamp: stamp, lookup: .unknown, gpc: run.gpc, policy: policy, maxStaleGrant: maxStaleGrant)
             return (decision, subject)
         }
     }
@@ -202,7 +261,9 @@ final class ConsentEnforcer: Sendable {
         lookups.reserveCapacity(subjects.count)
         for (index, subject) in subjects.enumerated() {
             guard let subject, let stamp = request.effectiveStamp(of: request.events[index]), let bytes = subject.bytes,
-                let grants = stamps.grants(of: stamp)
+                let grants = stamps.grants(of: stamp),
+                // A second stamp that may reach the event must grant the same, or the event is decided by name.
+                request.secondStamp(of: request.events[index]).map({ stamps.grants(of: $0) == grants }) ?? true
             else {
                 lookups.append(nil)
                 continue
@@ -216,7 +277,7 @@ final class ConsentEnforcer: Sendable {
     /// `answered` by mask (`nil` elsewhere).
     private func cachedOutcomes(
         _ request: ScannedRequest, subjects: [EventSubject?], body: RequestBytes, answered: [CachedTruth?]
-    ) -> [(subject: String?, outcome: LookupOutcome)?] {
+    ) -> [LookupAnswer?] {
         let pairs: [(userId: String?, anonymousId: String?)?] = body.withBytes { bytes in
             subjects.enumerated().map { index, subject in
                 guard let subject, index >= answered.count || answered[index] == nil else { return nil }

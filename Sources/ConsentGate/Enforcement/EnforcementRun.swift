@@ -1,16 +1,20 @@
 import ConsentCore
 import SegmentWire
 
+/// A subject's truth as the resolver answered it, and the id it was found under.
+typealias LookupAnswer = (subject: String?, outcome: LookupOutcome)
+
 /// One request's enforcement in progress, a value the caller drives through ``ConsentEnforcer``:
 /// ``ConsentEnforcer/advance(_:resolved:)`` decides events in order until one needs its subject's
-/// truth from the store and says which ids to resolve; the caller resolves them (the only wait) and
-/// advances again, then ``ConsentEnforcer/finish(_:)`` audits and counts. A request the cache answers
-/// entirely runs to its end in one call, on the caller's thread, without a suspension.
+/// truth from the store, and then names every pair of ids the rest of the request needs from the
+/// store; the caller resolves them together (the only wait) and advances again, then
+/// ``ConsentEnforcer/finish(_:)`` audits and counts. A request the cache answers entirely runs to its
+/// end in one call, on the caller's thread, without a suspension.
 struct EnforcementRun: Sendable {
     /// What the caller does next.
     enum Step: Sendable, Equatable {
-        /// Resolve these ids (``ConsentResolver/resolve(userId:anonymousId:)``) and advance with the answer.
-        case resolve(userId: String?, anonymousId: String?)
+        /// Resolve these pairs (``ConsentResolver/resolve(_:within:)``) and advance with the answers.
+        case resolve([SubjectPair])
         /// Every event is decided: ``ConsentEnforcer/finish(_:)``.
         case finished
     }
@@ -23,10 +27,12 @@ struct EnforcementRun: Sendable {
     /// What the cache answered by mask, per event (empty when not asked).
     let truths: [CachedTruth?]
     /// What the cache answered by name for the other events that need a truth (empty when not asked).
-    let cached: [(subject: String?, outcome: LookupOutcome)?]
+    let cached: [LookupAnswer?]
     /// The first event shown in the live view (the count when it is not watched).
     let shownFrom: Int
 
+    /// The store's answers so far, by pair of ids.
+    private(set) var answers: [SubjectPair: LookupAnswer] = [:]
     /// The next event to decide.
     private(set) var next = 0
     /// One edit per decided event.
@@ -40,7 +46,7 @@ struct EnforcementRun: Sendable {
 
     init(
         request: ScannedRequest, subjects: [EventSubject?], body: RequestBytes, gpc: Bool, requestId: String?,
-        truths: [CachedTruth?], cached: [(subject: String?, outcome: LookupOutcome)?], shownFrom: Int
+        truths: [CachedTruth?], cached: [LookupAnswer?], shownFrom: Int
     ) {
         self.request = request
         self.subjects = subjects
@@ -52,6 +58,11 @@ struct EnforcementRun: Sendable {
         self.shownFrom = shownFrom
         edits.reserveCapacity(subjects.count)
         counted.reserveCapacity(subjects.count)
+    }
+
+    /// Takes in answers to a ``Step/resolve(_:)``.
+    mutating func answer(_ resolved: [SubjectPair: LookupAnswer]) {
+        answers.merge(resolved) { _, new in new }
     }
 
     /// Records the next event's decision, made for `subject` (the id, when it is needed).

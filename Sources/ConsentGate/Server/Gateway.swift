@@ -75,6 +75,7 @@ public struct Gateway: Sendable {
         let enforcer = ConsentEnforcer(
             resolver: resolver, policy: configuration.policy.rules,
             maxStaleGrant: .seconds(configuration.cache.maxStaleGrantSeconds),
+            requestDeadline: .milliseconds(Int64(configuration.store.requestDeadlineSeconds * 1000)),
             audit: audit, hasher: hasher, metrics: metrics, feed: feed, logger: logger)
         let ports = PortCollector { [logger] addresses in
             logger.info(

@@ -88,6 +88,7 @@ public final class HTTPConsentStore: ConsentStore {
     public typealias Clock = @Sendable () -> ContinuousClock.Instant
 
     public var kind: String { "http" }
+    public var maxConcurrentLookups: Int { configuration.maxConcurrent }
     public let configuration: Configuration
 
     private let client: HTTPClient

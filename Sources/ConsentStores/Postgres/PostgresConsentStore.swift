@@ -90,6 +90,7 @@ public final class PostgresConsentStore: WritableConsentStore, InvalidatingConse
     }
 
     public var kind: String { "postgres" }
+    public var maxConcurrentLookups: Int { configuration.poolSize }
     public let configuration: Configuration
 
     private let pool: PostgresPool

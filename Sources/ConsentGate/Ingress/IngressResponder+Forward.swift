@@ -1,0 +1,57 @@
+import Hummingbird
+import NIOCore
+import SegmentWire
+
+/// The bytes that go upstream and their coding.
+struct OutgoingRequest {
+    var body: ByteBuffer
+    /// `Content-Encoding` to send; `nil` for identity.
+    var contentEncoding: String?
+}
+
+extension IngressResponder {
+    /// The bytes to forward: the original ones, compression and all, when enforcement changed nothing;
+    /// else the batch re-encoded from slices of the original (gzipped again if it came compressed).
+    /// `nil` when every event was dropped.
+    func encode(_ parsed: ParsedRequest, _ enforcement: Enforcement, _ accepted: AcceptedRequest) -> OutgoingRequest? {
+        if enforcement.keepsEverything {
+            return OutgoingRequest(body: parsed.wire, contentEncoding: accepted.fields.contentEncoding)
+        }
+        let encoded = parsed.body.withBytes { bytes in
+            BatchEncoder.encode(
+                body: bytes, request: parsed.scanned, edits: enforcement.edits, removeSharedStamp: enforcement.removeSharedStamp)
+        }
+        guard let encoded else { return nil }
+        if accepted.coding == .identity {
+            return OutgoingRequest(body: ByteBuffer(bytes: encoded), contentEncoding: nil)
+        }
+        let gzipped = encoded.withUnsafeBytes { ByteBuffer(bytes: Gzip.compress($0, level: settings.gzipLevel)) }
+        return OutgoingRequest(body: gzipped, contentEncoding: "gzip")
+    }
+
+    /// Forwards to Segment on the request's own event loop and relays the answer, so the SDK retries
+    /// exactly when it should.
+    func forward(_ outgoing: OutgoingRequest, _ accepted: AcceptedRequest, channel: any Channel) async -> Response {
+        let fields = accepted.fields
+        let started = ContinuousClock.now
+        let outcome = await forwarder.forward(
+            path: accepted.path,
+            headers: ForwardedHeaders(
+                authorization: fields.authorization, contentType: fields.contentType, userAgent: fields.userAgent,
+                contentEncoding: outgoing.contentEncoding),
+            body: outgoing.body,
+            on: channel.eventLoop
+        )
+        let statusClass = outcome.statusClass
+        metrics.upstream(statusClass: statusClass, duration: ContinuousClock.now - started)
+        feed.upstream(statusClass)
+        switch outcome {
+        case .timedOut: upstreamWarning.emit(["reason": "timeout", "request_id": "\(accepted.requestId)"])
+        case .failed(let reason): upstreamWarning.emit(["reason": "\(reason)", "request_id": "\(accepted.requestId)"])
+        case .replied(let status, _, _, _) where status >= 500:
+            upstreamWarning.emit(["status": "\(status)", "request_id": "\(accepted.requestId)"])
+        default: break
+        }
+        return UpstreamRelay.response(for: outcome, retryAfterSeconds: settings.retryAfterSeconds, headers: accepted.headers)
+    }
+}
