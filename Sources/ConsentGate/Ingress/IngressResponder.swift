@@ -21,6 +21,8 @@ struct IngressResponder: HTTPResponder {
         /// How long the rest of an oversized body is read and discarded before its connection closes.
         var oversizedBodyLinger: Duration = .seconds(5)
         var maxInflightRequests: Int = 1024
+        /// `ingress.inflater`, resolved: the library that inflates bodies and re-gzips re-encoded batches.
+        var deflateLibrary: DeflateLibrary = .preferred
     }
 
     let settings: Settings
@@ -192,7 +194,7 @@ struct IngressResponder: HTTPResponder {
                 forwarded = ByteBuffer(bytes: encoded)
                 contentEncoding = nil
             } else {
-                forwarded = encoded.withUnsafeBytes { ByteBuffer(bytes: Gzip.compress($0, level: settings.gzipLevel)) }
+                forwarded = encoded.withUnsafeBytes { ByteBuffer(bytes: Gzip.compress($0, level: settings.gzipLevel, using: settings.deflateLibrary)) }
                 contentEncoding = "gzip"
             }
         }
@@ -225,7 +227,7 @@ struct IngressResponder: HTTPResponder {
         if coding == .identity { return .wire(wire) }
         let result: Result<[UInt8], WireError> = wire.withUnsafeReadableBytes { pointer in
             do throws(WireError) {
-                return .success(try Inflater.inflate(pointer, coding: coding, limit: settings.maxBodyBytes))
+                return .success(try Inflater.inflate(pointer, coding: coding, limit: settings.maxBodyBytes, using: settings.deflateLibrary))
             } catch {
                 return .failure(error)
             }
