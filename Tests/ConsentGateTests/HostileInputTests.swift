@@ -1,3 +1,4 @@
+import ConsentGate
 import Foundation
 import SegmentWire
 import Testing

@@ -85,7 +85,7 @@ final class GatewayMetrics: Sendable {
         registry.makeGauge(
             descriptor: name("build_info", "The gateway's version and the library that inflates bodies (libdeflate | zlib)."),
             labels: [("version", BuildInfo.version), ("inflater", build.inflater.rawValue)]
-        ).set(1)
+        ).set(1.0)
     }
 
     // MARK: Recording
@@ -151,7 +151,7 @@ final class GatewayMetrics: Sendable {
     func requestFinished() { inflight.decrement() }
     func auditWriteFailed() { auditFailures.increment() }
     /// Records the outcome of a readiness check (each `/readyz`, e.g. the kubelet's probe).
-    func readiness(_ isReady: Bool) { ready.set(isReady ? 1 : 0) }
+    func readiness(_ isReady: Bool) { ready.set(isReady ? 1.0 : 0.0) }
 
     /// Brings the cache counters up to date from the resolver's statistics (done at scrape time).
     func syncCache(_ statistics: ConsentCacheStatistics) {
