@@ -149,7 +149,9 @@ struct DeployTests {
         #expect(deployment.contains("livenessProbe:\n            httpGet:\n              path: /healthz\n              port: admin"))
         let pattern = try NSRegularExpression(pattern: #"(?:path:|prometheus\.io/path:)\s*"?(/[\w/.-]*)"#)
         var paths: Set<String> = []
-        for (path, text) in Self.files where path.hasPrefix("kubernetes/") || path == "Dockerfile" || path.hasPrefix("systemd/") {
+        // The ConfigMap's `path:` keys are file paths of the configuration, not HTTP paths.
+        for (path, text) in Self.files
+        where (path.hasPrefix("kubernetes/") && path != "kubernetes/configmap.yaml") || path == "Dockerfile" || path.hasPrefix("systemd/") {
             for match in Self.captures(pattern, in: text) { paths.insert(match[0]) }
         }
         #expect(paths.isSuperset(of: ["/readyz", "/healthz", "/metrics"]), "\(paths)")
