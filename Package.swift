@@ -27,14 +27,13 @@ let package = Package(
     ],
     targets: [
         // zlib from the system (Debian: zlib1g-dev), for inflate with a hard cap and gzip re-encoding.
+        // libdeflate, faster on whole gzip bodies, is no build dependency: SegmentWire loads its shared
+        // library (libdeflate.so.0, Debian: libdeflate0) at run time when it is there (LibDeflate.swift).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        // libdeflate from the system (Debian: libdeflate-dev): whole-buffer gzip inflate, 2-3x zlib's speed
-        // with a vectorised CRC-32, for the common case of a well-formed body.
-        .systemLibrary(name: "CLibDeflate", path: "Sources/CLibDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         // One compiler builtin Swift does not expose: a software prefetch, for the cache's batched lookups.
         .target(name: "CPrefetch"),
         // The tracking API's wire format: pure, no I/O.
-        .target(name: "SegmentWire", dependencies: ["CZlib", "CLibDeflate"]),
+        .target(name: "SegmentWire", dependencies: ["CZlib"]),
         // Consent semantics: records, verdicts, policy, the cache state machine. Pure, no I/O.
         .target(name: "ConsentCore", dependencies: ["SegmentWire", "CPrefetch"]),
         // Stores of record: SQLite (embedded default), PostgreSQL (many replicas), HTTP (a customer's service).

@@ -11,7 +11,7 @@
 #   scripts/postgres.sh resume DIR    start it again on the same port
 #   scripts/postgres.sh stop DIR      stop the server and remove DIR
 #
-# Needs Debian's PostgreSQL server (`apt-get install postgresql`; .ci/run installs it). initdb refuses
+# Needs Debian's PostgreSQL server (`apt-get install postgresql`; scripts/test.sh installs it). initdb refuses
 # to run as root, so as root the cluster belongs to the `postgres` user the package creates.
 set -euo pipefail
 

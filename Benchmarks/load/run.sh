@@ -48,7 +48,7 @@ command -v wrk >/dev/null || missing+=(wrk)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v curl >/dev/null || missing+=(curl)
 dpkg -s zlib1g-dev >/dev/null 2>&1 || missing+=(zlib1g-dev)
-dpkg -s libdeflate-dev >/dev/null 2>&1 || missing+=(libdeflate-dev)
+dpkg -s libdeflate0 >/dev/null 2>&1 || missing+=(libdeflate0)
 dpkg -s pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 if [[ ${#missing[@]} -gt 0 ]]; then
   [[ $(id -u) == 0 ]] || die "missing ${missing[*]}: install them (Debian: apt-get install ${missing[*]})"

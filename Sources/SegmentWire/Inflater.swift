@@ -1,4 +1,3 @@
-internal import CLibDeflate
 internal import CZlib
 
 /// A request body's `Content-Encoding`, as far as consentgate accepts it.
@@ -56,11 +55,13 @@ public enum ContentCoding: Sendable, Hashable {
     }
 }
 
-/// Decompresses request bodies with zlib, with a hard cap on the decompressed size.
+/// Decompresses request bodies with a hard cap on the decompressed size, with libdeflate or zlib
+/// (``DeflateLibrary``): the same bytes out, the same errors and the same limits either way.
 ///
-/// The cap is enforced inside the inflate loop: the output buffer grows gradually and never beyond
+/// The cap is enforced inside zlib's inflate loop: the output buffer grows gradually and never beyond
 /// `limit + 1` bytes, so a decompression bomb (say 1 GB of zeros in 1 MB of gzip) costs at most
-/// about `limit` bytes of memory before it is refused.
+/// about `limit` bytes of memory before it is refused. libdeflate inflates in one call into a buffer of
+/// the size the gzip trailer states, and only when that size is within the limit.
 public enum Inflater {
     /// Decompresses `input` and returns the decompressed bytes.
     ///
@@ -69,11 +70,14 @@ public enum Inflater {
     ///   - coding: the body's `Content-Encoding`. `.identity` returns the bytes unchanged (still
     ///     subject to `limit`).
     ///   - limit: the most decompressed bytes accepted.
+    ///   - library: which library inflates; `.libdeflate` is zlib's work when libdeflate is not loaded.
     /// - Throws: ``WireError/Code/payloadTooLarge`` as soon as the output would exceed `limit`;
     ///   ``WireError/Code/invalidCompression`` for corrupt data, a stream that ends before its end marker
-    ///   (truncated), or bytes other than white space after the end of the stream (this includes a
-    ///   second gzip member).
-    public static func inflate(_ input: UnsafeRawBufferPointer, coding: ContentCoding, limit: Int) throws(WireError) -> [UInt8] {
+    ///   (truncated), or any byte after the end of the stream, white space included (this includes a
+    ///   second gzip member): a receiver could read such bytes differently, so they are refused.
+    public static func inflate(
+        _ input: UnsafeRawBufferPointer, coding: ContentCoding, limit: Int, using library: DeflateLibrary = .preferred
+    ) throws(WireError) -> [UInt8] {
         let limit = max(limit, 0)
         switch coding {
         case .identity:
@@ -84,7 +88,9 @@ public enum Inflater {
         case .gzip:
             // A well-formed body decompresses in one libdeflate call into a buffer of exactly its size;
             // anything else takes zlib's streaming path, which names the problem precisely.
-            if let output = wholeGzip(input, limit: limit) { return output }
+            if library == .libdeflate, let libdeflate = LibDeflate.shared, let output = wholeGzip(input, limit: limit, libdeflate) {
+                return output
+            }
             return try run(input, windowBits: 15 + 16, limit: limit)
         case .deflate:
             guard hasZlibHeader(input) else {
@@ -101,25 +107,27 @@ public enum Inflater {
     }
 
     /// Decompresses a single gzip member whose trailer's size (ISIZE, RFC 1952 §2.3.1) is at most `limit`,
-    /// followed by nothing but white space; `nil` for every other input, for the caller's streaming path.
+    /// followed by nothing; `nil` for every other input (and when libdeflate is not loaded), for the
+    /// caller's streaming path.
     ///
     /// ISIZE is only a hint for the buffer: libdeflate still checks it and the CRC-32, so a body that
     /// lies about its size fails here and is judged by the streaming path, whose cap holds regardless.
-    static func wholeGzip(_ input: UnsafeRawBufferPointer, limit: Int) -> [UInt8]? {
-        guard input.count >= 18, let base = input.baseAddress else { return nil }
+    /// A header with a header CRC (FHCRC) or reserved flag bits is declined too: zlib checks the CRC16 and
+    /// refuses reserved flags, while libdeflate 1.14 skips the CRC16, and the two must not disagree.
+    static func wholeGzip(_ input: UnsafeRawBufferPointer, limit: Int, _ libdeflate: LibDeflate? = LibDeflate.shared) -> [UInt8]? {
+        guard let libdeflate, input.count >= 18, let base = input.baseAddress else { return nil }
+        guard input[3] & 0xE2 == 0 else { return nil }  // FLG: FHCRC (0x02) and the reserved bits 5-7
         let trailer = input.count - 4
         let size = Int(input[trailer]) | Int(input[trailer + 1]) << 8 | Int(input[trailer + 2]) << 16 | Int(input[trailer + 3]) << 24
-        guard size <= limit, let decompressor = libdeflate_alloc_decompressor() else { return nil }
-        defer { libdeflate_free_decompressor(decompressor) }
+        guard size <= limit, let decompressor = libdeflate.allocDecompressor() else { return nil }
+        defer { libdeflate.freeDecompressor(decompressor) }
         var succeeded = false
         let output = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
             var consumed = 0
             var produced = 0
-            let result = libdeflate_gzip_decompress_ex(
-                decompressor, base, input.count, buffer.baseAddress, size, &consumed, &produced)
-            guard result == LIBDEFLATE_SUCCESS, produced == size,
-                UnsafeRawBufferPointer(rebasing: input[consumed...]).allSatisfy(isWhiteSpace)
-            else {
+            let result = libdeflate.gzipDecompressEx(
+                decompressor, base, input.count, UnsafeMutableRawPointer(buffer.baseAddress), size, &consumed, &produced)
+            guard result == LibDeflate.success, produced == size, consumed == input.count else {
                 count = 0
                 return
             }
@@ -191,8 +199,7 @@ public enum Inflater {
             let inputExhausted = stream.pointee.avail_in == 0 && consumed == input.count
             switch result {
             case Z_STREAM_END:
-                let trailing = UnsafeRawBufferPointer(rebasing: input[(consumed - Int(stream.pointee.avail_in))...])
-                guard trailing.allSatisfy(isWhiteSpace) else {
+                guard consumed - Int(stream.pointee.avail_in) == input.count else {
                     throw WireError(.invalidCompression, "the body has bytes after the end of the compressed stream")
                 }
                 return Array(UnsafeBufferPointer(start: output, count: produced))
@@ -209,9 +216,5 @@ public enum Inflater {
                 throw WireError(.invalidCompression, "the compressed body is corrupt")
             }
         }
-    }
-
-    private static func isWhiteSpace(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
     }
 }

@@ -21,6 +21,7 @@ struct Consentgate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consentgate",
         abstract: "A consent firewall in front of Segment's tracking API.",
+        version: BuildInfo.version,
         subcommands: [Serve.self, CheckConfig.self, ConsentCommand.self, DemoCommand.self]
     )
 }

@@ -1,3 +1,4 @@
+import ConsentGate
 import Foundation
 import SegmentWire
 import Testing
@@ -67,6 +68,14 @@ struct HostileInputTests {
         corrupt[corrupt.count - 6] ^= 0xFF  // the CRC-32
         add("gzip with a wrong CRC", headers: gzipped, corrupt, 400, "invalid_compression")
         add("gzip followed by garbage", headers: gzipped, gzippedBatch + Array("garbage".utf8), 400, "invalid_compression")
+        // Issue 19 (6): white space after the stream is trailing bytes too (a receiver may read them).
+        add("gzip followed by a space", headers: gzipped, gzippedBatch + [0x20], 400, "invalid_compression",
+            messageContains: "after the end")
+        add("gzip followed by CRLF", headers: gzipped, gzippedBatch + Array("\r\n".utf8), 400, "invalid_compression",
+            messageContains: "after the end")
+        add("deflate followed by a line feed", headers: [("Content-Encoding", "deflate")], HostileBodies.zlib(validBatch) + [0x0A], 400,
+            "invalid_compression")
+        add("gzip followed by a second member", headers: gzipped, gzippedBatch + gzippedBatch, 400, "invalid_compression")
         add("10 MB gzip bomb", headers: gzipped, HostileBodies.zeroBomb(megabytes: 10), 413, "payload_too_large",
             messageContains: "decompressed")
         add("1 GB gzip bomb", headers: gzipped, HostileBodies.zeroBomb(megabytes: 1_024), 413, "payload_too_large")
@@ -223,8 +232,12 @@ struct HostileInputTests {
 
     // MARK: In-process gateway, default limits
 
-    @Test func everyHostileInputGetsItsDocumentedAnswer() async throws {
-        try await GatewayHarness.with(GatewayHarness.shadow) { harness in
+    /// Both inflating libraries (`ingress.inflater`) must give every documented answer.
+    static let inflaters: [GatewayConfiguration.Ingress.InflaterChoice] = [.libdeflate, .zlib]
+
+    @Test(arguments: inflaters)
+    func everyHostileInputGetsItsDocumentedAnswer(inflater: GatewayConfiguration.Ingress.InflaterChoice) async throws {
+        try await GatewayHarness.with({ $0.policy.rules.mode = .shadow; $0.ingress.inflater = inflater }) { harness in
             for testCase in Self.cases {
                 try await check(testCase, on: harness)
             }
@@ -288,9 +301,14 @@ struct HostileInputTests {
         }
     }
 
-    @Test func aGigabyteBombUnderTheWireLimitIsStoppedWhileInflating() async throws {
+    @Test(arguments: inflaters)
+    func aGigabyteBombUnderTheWireLimitIsStoppedWhileInflating(inflater: GatewayConfiguration.Ingress.InflaterChoice) async throws {
         // With a 2 MiB cap the 1 GB bomb (about 1 MB) passes the wire check: the inflater must stop it.
-        try await GatewayHarness.with({ $0.policy.rules.mode = .shadow; $0.ingress.maxBodyBytes = 2 << 20 }) { harness in
+        try await GatewayHarness.with({
+            $0.policy.rules.mode = .shadow
+            $0.ingress.maxBodyBytes = 2 << 20
+            $0.ingress.inflater = inflater
+        }) { harness in
             for gzip in [true, false] {
                 let bomb = HostileBodies.zeroBomb(megabytes: 1_024, gzip: gzip)
                 #expect(bomb.count < 2 << 20)

@@ -98,10 +98,13 @@ struct ObservabilityTests {
             let url = harness.admin + "/readyz"
             #expect(try await harness.send(url, body: nil, headers: [], method: .GET).status == 200)
             #expect(try await harness.send(harness.admin + "/healthz", body: nil, headers: [], method: .GET).status == 200)
+            // consentgate_ready follows each check (the alert ConsentgateNotReady reads it).
+            #expect(Self.samples(try await scrape(harness))["consentgate_ready"] == 1)
             try FileManager.default.removeItem(atPath: harness.configuration.store.sqlitePath)
             let notReady = try await harness.send(url, body: nil, headers: [], method: .GET)
             #expect(notReady.status == 503)
             #expect(notReady.body.contains("consent store"))
+            #expect(Self.samples(try await scrape(harness))["consentgate_ready"] == 0)
         }
     }
 }

@@ -2,7 +2,7 @@ import Testing
 
 @testable import SegmentWire
 
-/// The one-call libdeflate path of ``Inflater``: it must take every well-formed single-member body and
+/// The one-call libdeflate path of ``Inflater`` (loaded at run time, ``LibDeflate``): it must take every well-formed single-member body and
 /// decline everything else, so the streaming path (and its precise errors and hard cap) still judges those.
 @Suite struct WholeGzipTests {
     private let body = Array(#"{"batch":[{"type":"track","event":"Order Completed","messageId":"m-1"}]}"#.utf8)
@@ -15,10 +15,24 @@ import Testing
         #expect(whole(gz(body)) == body)
     }
 
-    @Test func takesTrailingWhiteSpace() {
-        // ISIZE is then not the last four bytes: declining is allowed, a wrong answer is not.
-        let result = whole(gz(body) + Array(" \n".utf8))
-        #expect(result == nil || result == body)
+    @Test func libDeflateIsLoaded() {
+        // The machine's test command installs libdeflate0; without it every test below would pass vacuously.
+        #expect(DeflateLibrary.isLibDeflateAvailable, "\(DeflateLibrary.libDeflateProblem ?? "")")
+    }
+
+    @Test func declinesTrailingWhiteSpace() {
+        // Issue 19 (6): any byte after the member, white space included, is for the streaming path to refuse.
+        #expect(whole(gz(body) + Array(" \n".utf8)) == nil)
+        #expect(whole(gz(body) + [0x20]) == nil)
+    }
+
+    @Test func declinesAHeaderCRCAndReservedFlags() {
+        // libdeflate skips FHCRC's CRC16 where zlib checks it: the streaming path judges such headers.
+        for flag: UInt8 in [0x02, 0x20, 0x40, 0x80] {
+            var compressed = gz(body)
+            compressed[3] |= flag
+            #expect(whole(compressed) == nil)
+        }
     }
 
     @Test func takesABodyOfExactlyTheLimit() {

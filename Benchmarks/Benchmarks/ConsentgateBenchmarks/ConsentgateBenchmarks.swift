@@ -35,7 +35,14 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("Inflate a 100-event batch (gzip)") { benchmark in
         for _ in benchmark.scaledIterations {
-            gzip.withUnsafeBytes { blackHole(try! Inflater.inflate($0, coding: .gzip, limit: 1 << 20)) }
+            gzip.withUnsafeBytes { blackHole(try! Inflater.inflate($0, coding: .gzip, limit: 1 << 20, using: .libdeflate)) }
+        }
+    }
+
+    // The same with zlib alone (`ingress.inflater: zlib`, or a host without libdeflate0).
+    Benchmark("Inflate a 100-event batch (gzip, zlib)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            gzip.withUnsafeBytes { blackHole(try! Inflater.inflate($0, coding: .gzip, limit: 1 << 20, using: .zlib)) }
         }
     }
 
@@ -71,7 +78,16 @@ let benchmarks: @Sendable () -> Void = {
         for _ in benchmark.scaledIterations {
             body.withUnsafeBytes { bytes in
                 let encoded = BatchEncoder.encode(body: bytes, request: scanned, edits: dropEdits)!
-                blackHole(encoded.withUnsafeBytes { Gzip.compress($0, level: 1) })  // upstream.gzip_level's default
+                blackHole(encoded.withUnsafeBytes { Gzip.compress($0, level: 1, using: .libdeflate) })  // upstream.gzip_level's default
+            }
+        }
+    }
+
+    Benchmark("Re-encode a batch with one event dropped, gzip again (zlib)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            body.withUnsafeBytes { bytes in
+                let encoded = BatchEncoder.encode(body: bytes, request: scanned, edits: dropEdits)!
+                blackHole(encoded.withUnsafeBytes { Gzip.compress($0, level: 1, using: .zlib) })
             }
         }
     }

@@ -629,7 +629,14 @@ func run(_ data: UnsafeRawBufferPointer) {
         body = Array(payload)
     case .gzip, .deflate:
         let coding: ContentCoding = variant.coding == .gzip ? .gzip : .deflate
-        let result = Result { () throws(WireError) -> [UInt8] in try Inflater.inflate(payload, coding: coding, limit: variant.inflateLimit) }
+        let result = Result { () throws(WireError) -> [UInt8] in
+            try Inflater.inflate(payload, coding: coding, limit: variant.inflateLimit, using: .libdeflate)
+        }
+        // zlib alone (`ingress.inflater: zlib`) gives the same answer: the same bytes or the same error.
+        let zlibOnly = Result { () throws(WireError) -> [UInt8] in
+            try Inflater.inflate(payload, coding: coding, limit: variant.inflateLimit, using: .zlib)
+        }
+        check(result == zlibOnly, "libdeflate and zlib disagree on a \(coding.name) body")
         switch result {
         case .success(let bytes):
             check(bytes.count <= variant.inflateLimit, "inflate exceeded its limit")

@@ -2,7 +2,7 @@ import Hummingbird
 import SegmentWire
 import NIOCore
 
-/// The operator's listener: health, readiness, and (next) metrics and the consent API.
+/// The operator's listener: health, readiness, metrics, the debugger and the consent API.
 enum AdminRouter {
     static func make(readiness: Readiness, consentAPI: ConsentAPI?, observability: AdminObservability) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
@@ -13,6 +13,7 @@ enum AdminRouter {
         }
         router.get("readyz") { _, _ in
             let problems = await readiness.problems()
+            observability.metrics.readiness(problems.isEmpty)
             if problems.isEmpty { return jsonResponse(.ok, #"{"status":"ready"}"#) }
             var body: [UInt8] = Array(#"{"status":"not_ready","problems":["#.utf8)
             for (index, problem) in problems.enumerated() {

@@ -28,6 +28,7 @@ extension GatewayConfiguration {
         lines.append("  body_timeout_seconds: \(ingress.bodyTimeoutSeconds)")
         lines.append("  max_connections: \(ingress.maxConnections)")
         lines.append("  max_inflight_requests: \(ingress.maxInflightRequests)")
+        lines.append("  inflater: \(ingress.inflater.rawValue)")
         lines.append("upstream:")
         lines.append("  url: \(quoted(upstream.url))")
         lines.append("  ca_file: \(quoted(upstream.caFile))")

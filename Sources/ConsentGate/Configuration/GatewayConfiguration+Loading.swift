@@ -49,6 +49,7 @@ extension GatewayConfiguration {
         config.ingress.maxConnections = try values.int("ingress.max_connections", default: config.ingress.maxConnections, in: 1...1_000_000)
         config.ingress.maxInflightRequests = try values.int(
             "ingress.max_inflight_requests", default: config.ingress.maxInflightRequests, in: 1...1_000_000)
+        config.ingress.inflater = try values.choice("ingress.inflater", default: config.ingress.inflater)
         guard config.ingress.maxBodyBytes >= config.ingress.limits.maxBatchBytes else {
             throw ConfigurationError(key: "ingress.max_body_bytes", "must be at least Segment's batch limit (\(config.ingress.limits.maxBatchBytes) bytes)")
         }

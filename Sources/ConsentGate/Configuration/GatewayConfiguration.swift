@@ -41,8 +41,36 @@ public struct GatewayConfiguration: Sendable, Hashable {
         public var maxConnections = 4096
         /// Requests handled at once; beyond it a request gets 503 with `Retry-After`.
         public var maxInflightRequests = 1024
+        /// The library that inflates bodies and re-gzips re-encoded batches (``DeflateLibrary``).
+        public var inflater = InflaterChoice.auto
 
         public init() {}
+
+        /// `ingress.inflater`: which library inflates (same results, different speed).
+        public enum InflaterChoice: String, Sendable, Hashable, CaseIterable {
+            /// libdeflate when `libdeflate.so.0` loads, zlib otherwise.
+            case auto
+            /// libdeflate, or the gateway does not start.
+            case libdeflate
+            /// zlib, even where libdeflate is installed.
+            case zlib
+
+            /// The library this choice selects on this host.
+            /// - Throws: a ``ConfigurationError`` for `libdeflate` when its shared library cannot be loaded.
+            public func resolve() throws(ConfigurationError) -> DeflateLibrary {
+                switch self {
+                case .auto: return .preferred
+                case .zlib: return .zlib
+                case .libdeflate:
+                    guard DeflateLibrary.isLibDeflateAvailable else {
+                        throw ConfigurationError(
+                            key: "ingress.inflater",
+                            "is libdeflate, but libdeflate cannot be loaded (\(DeflateLibrary.libDeflateProblem ?? "unknown")); install libdeflate0 or use auto | zlib")
+                    }
+                    return .libdeflate
+                }
+            }
+        }
     }
 
     /// A certificate chain and private key in PEM files.

@@ -25,7 +25,7 @@ extension IngressResponder {
         if accepted.coding == .identity {
             return OutgoingRequest(body: ByteBuffer(bytes: encoded), contentEncoding: nil)
         }
-        let gzipped = encoded.withUnsafeBytes { ByteBuffer(bytes: Gzip.compress($0, level: settings.gzipLevel)) }
+        let gzipped = encoded.withUnsafeBytes { ByteBuffer(bytes: Gzip.compress($0, level: settings.gzipLevel, using: settings.deflateLibrary)) }
         return OutgoingRequest(body: gzipped, contentEncoding: "gzip")
     }
 

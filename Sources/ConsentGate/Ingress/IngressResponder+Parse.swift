@@ -54,7 +54,7 @@ extension IngressResponder {
         if coding == .identity { return .wire(wire) }
         let result: Result<[UInt8], WireError> = wire.withUnsafeReadableBytes { pointer in
             do throws(WireError) {
-                return .success(try Inflater.inflate(pointer, coding: coding, limit: settings.maxBodyBytes))
+                return .success(try Inflater.inflate(pointer, coding: coding, limit: settings.maxBodyBytes, using: settings.deflateLibrary))
             } catch {
                 return .failure(error)
             }

@@ -23,6 +23,8 @@ struct IngressResponder: HTTPResponder {
         /// How long the rest of an oversized body is read and discarded before its connection closes.
         var oversizedBodyLinger: Duration = .seconds(5)
         var maxInflightRequests: Int = 1024
+        /// `ingress.inflater`, resolved: the library that inflates bodies and re-gzips re-encoded batches.
+        var deflateLibrary: DeflateLibrary = .preferred
     }
 
     let settings: Settings

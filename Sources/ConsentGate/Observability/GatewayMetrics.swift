@@ -37,10 +37,14 @@ final class GatewayMetrics: Sendable {
     private let bodyBytes: ValueHistogram
     private let inflight: Gauge
     private let auditFailures: Counter
+    private let ready: Gauge
     /// Cache statistics already exported: counters only move forward by the difference.
     private let exported = Mutex(ConsentCacheStatistics())
 
-    init(categories: [String], registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    init(
+        categories: [String], build: BuildInfo = BuildInfo(inflater: .preferred),
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    ) {
         self.registry = registry
         self.categories = categories
         func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
@@ -76,6 +80,12 @@ final class GatewayMetrics: Sendable {
             descriptor: name("request_body", unit: "bytes", "Size of tracking API request bodies as received."), buckets: Self.bodyBuckets)
         inflight = registry.makeGauge(descriptor: name("inflight_requests", "Tracking API requests being handled."))
         auditFailures = registry.makeCounter(descriptor: name("audit_write_failures", unit: "total", "Audit log appends that failed."))
+        ready = registry.makeGauge(descriptor: name("ready", "1 when the last /readyz check passed, 0 when it failed (set by each check)."))
+        // Always 1; the labels carry the facts (the usual Prometheus idiom, joined on in queries).
+        registry.makeGauge(
+            descriptor: name("build_info", "The gateway's version and the library that inflates bodies (libdeflate | zlib)."),
+            labels: [("version", BuildInfo.version), ("inflater", build.inflater.rawValue)]
+        ).set(1.0)
     }
 
     // MARK: Recording
@@ -140,6 +150,8 @@ final class GatewayMetrics: Sendable {
     func requestStarted() { inflight.increment() }
     func requestFinished() { inflight.decrement() }
     func auditWriteFailed() { auditFailures.increment() }
+    /// Records the outcome of a readiness check (each `/readyz`, e.g. the kubelet's probe).
+    func readiness(_ isReady: Bool) { ready.set(isReady ? 1.0 : 0.0) }
 
     /// Brings the cache counters up to date from the resolver's statistics (done at scrape time).
     func syncCache(_ statistics: ConsentCacheStatistics) {

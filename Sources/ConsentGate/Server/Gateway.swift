@@ -37,6 +37,7 @@ public struct Gateway: Sendable {
         // Resources that need an explicit close are made last-to-fail first, so a bad setting never
         // leaves one unclosed (an unclosed HTTPClient or SQLite connection traps in its deinit).
         let ingressServer = try ingressServerBuilder()
+        let deflateLibrary = try configuration.ingress.inflater.resolve()
         let audit = configuration.audit.path.isEmpty ? nil : try AuditLog(path: configuration.audit.path)
         let store: any ConsentStore
         do {
@@ -53,7 +54,7 @@ public struct Gateway: Sendable {
             await store.close()
             throw error
         }
-        let metrics = GatewayMetrics(categories: configuration.policy.categories)
+        let metrics = GatewayMetrics(categories: configuration.policy.categories, build: BuildInfo(inflater: deflateLibrary))
         let feed = DecisionFeed()
         let resolver = ConsentResolver(
             store: MeasuredConsentStore(base: store, metrics: metrics),
@@ -93,7 +94,8 @@ public struct Gateway: Sendable {
                 retryAfterSeconds: configuration.upstream.retryAfterSeconds,
                 gzipLevel: Int32(configuration.upstream.gzipLevel),
                 bodyTimeout: .milliseconds(Int64(configuration.ingress.bodyTimeoutSeconds * 1000)),
-                maxInflightRequests: configuration.ingress.maxInflightRequests
+                maxInflightRequests: configuration.ingress.maxInflightRequests,
+                deflateLibrary: deflateLibrary
             ),
             enforcer: enforcer,
             forwarder: forwarder,
@@ -135,6 +137,8 @@ public struct Gateway: Sendable {
         logger.info(
             "consentgate starting",
             metadata: [
+                "version": "\(BuildInfo.version)",
+                "inflater": "\(deflateLibrary.rawValue)",
                 "ingress": "\(configuration.ingress.tls == nil ? "http" : "https")://\(configuration.ingress.host):\(configuration.ingress.port)",
                 "admin": "http://\(configuration.admin.host):\(configuration.admin.port)",
                 "store": "\(configuration.store.kind.rawValue)",

@@ -16,6 +16,9 @@ enum HostileBodies {
 
     static func gzip(_ text: String) -> [UInt8] { gzip(Array(text.utf8)) }
 
+    /// A zlib stream, as `Content-Encoding: deflate`.
+    static func zlib(_ bytes: [UInt8]) -> [UInt8] { ZlibStream.compress(bytes) }
+
     /// `depth` nested arrays (closed, unless `closed` is false) as a batch item.
     static func nestedArrays(_ depth: Int, closed: Bool = true) -> [UInt8] {
         Array(#"{"batch":["#.utf8) + [UInt8](repeating: UInt8(ascii: "["), count: depth)
