@@ -52,7 +52,7 @@ public struct AliasedConsentStore: ConsentStore {
     public var kind: String { base.kind }
 
     public func lookup(subject: String) async throws(ConsentStoreError) -> ConsentRecord? {
-        try await base.lookup(subject: subject).map(aliases.apply)
+        try await base.lookup(subject: subject).map { (record: ConsentRecord) in aliases.apply(record) }
     }
 
     public func ping() async throws(ConsentStoreError) { try await base.ping() }

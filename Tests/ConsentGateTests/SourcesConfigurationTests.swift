@@ -25,12 +25,12 @@ import Testing
             write_keys: [KEY_US_1, KEY_US_2]
         """
 
-    private func load(_ yaml: String, environment: [String: String] = [:]) throws -> GatewayConfiguration {
+    private func load(_ yaml: String, environment: [String: String] = [:]) throws(ConfigurationError) -> GatewayConfiguration {
         try GatewayConfiguration.load(yaml: yaml, environment: environment)
     }
 
     private func error(_ yaml: String) -> ConfigurationError? {
-        do {
+        do throws(ConfigurationError) {
             _ = try load(yaml)
             return nil
         } catch {

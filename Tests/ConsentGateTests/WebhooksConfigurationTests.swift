@@ -3,12 +3,12 @@ import Testing
 
 /// `admin.webhooks` in the configuration: read with Yams beside swift-configuration, validated, described.
 @Suite struct WebhooksConfigurationTests {
-    private func load(_ yaml: String, environment: [String: String] = [:]) throws -> GatewayConfiguration {
+    private func load(_ yaml: String, environment: [String: String] = [:]) throws(ConfigurationError) -> GatewayConfiguration {
         try GatewayConfiguration.load(yaml: yaml, environment: environment)
     }
 
     private func error(_ yaml: String) -> ConfigurationError? {
-        do {
+        do throws(ConfigurationError) {
             _ = try load(yaml)
             return nil
         } catch {

@@ -51,8 +51,9 @@ import Testing
         #expect(throws: StatusMapping.ReadError.self) { try statuses.read(try json(#"[{"id":7,"enabled":true}]"#), layout: layout) }
         #expect(throws: StatusMapping.ReadError.self) { try statuses.read(try json(#"[{"id":"a","enabled":5}]"#), layout: layout) }
         #expect(throws: StatusMapping.ReadError.self) { try statuses.read(try json(#""secret-value""#), layout: layout) }
-        do {
-            _ = try statuses.read(try json(#"[{"id":"a"}]"#), layout: .flat)
+        let array = try json(#"[{"id":"a"}]"#)
+        do throws(StatusMapping.ReadError) {
+            _ = try statuses.read(array, layout: .flat)
             Issue.record("an array needs item.key")
         } catch {
             #expect(error.reason.contains("store.http.item.key"))

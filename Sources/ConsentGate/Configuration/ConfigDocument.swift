@@ -37,32 +37,25 @@ struct ConfigDocument {
         var sources: Node?
         var webhooks: Node?
         var aliases: Node.Mapping?
-        var restText = text
+        // An empty file is a valid (all-defaults) configuration.
+        var restText = root == nil ? "{}\n" : text
         if case .mapping(var top)? = root {
             var changed = false
-            if let index = top.index(forKey: Node("sources")) {
-                sources = top[index].value
-                top = Self.removing(index, from: top)
+            if let node = top["sources"] {
+                sources = node
+                top["sources"] = nil
                 changed = true
             }
-            if let adminIndex = top.index(forKey: Node("admin")), case .mapping(var admin) = top[adminIndex].value,
-                let index = admin.index(forKey: Node("webhooks"))
-            {
-                webhooks = admin[index].value
-                admin = Self.removing(index, from: admin)
-                var pairs = top.map { ($0.key, $0.value) }
-                pairs[top.distance(from: top.startIndex, to: adminIndex)].1 = .mapping(admin)
-                top = Node.Mapping(pairs, top.tag, top.style)
+            if case .mapping(var admin)? = top["admin"], let node = admin["webhooks"] {
+                webhooks = node
+                admin["webhooks"] = nil
+                top["admin"] = .mapping(admin)
                 changed = true
             }
-            if let storeIndex = top.index(forKey: Node("store")), case .mapping(var store) = top[storeIndex].value,
-                let index = store.index(forKey: Node("category_aliases")), case .mapping(let mapping) = store[index].value
-            {
+            if case .mapping(var store)? = top["store"], case .mapping(let mapping)? = store["category_aliases"] {
                 aliases = mapping
-                store = Self.removing(index, from: store)
-                var pairs = top.map { ($0.key, $0.value) }
-                pairs[top.distance(from: top.startIndex, to: storeIndex)].1 = .mapping(store)
-                top = Node.Mapping(pairs, top.tag, top.style)
+                store["category_aliases"] = nil
+                top["store"] = .mapping(store)
                 changed = true
             }
             if changed {
@@ -92,12 +85,6 @@ struct ConfigDocument {
             }
             return result
         }
-    }
-
-    private static func removing(_ index: Node.Mapping.Index, from mapping: Node.Mapping) -> Node.Mapping {
-        var pairs = mapping.map { ($0.key, $0.value) }
-        pairs.remove(at: mapping.distance(from: mapping.startIndex, to: index))
-        return Node.Mapping(pairs, mapping.tag, mapping.style)
     }
 
     /// A list of mappings, each flattened into its own reader. `null` or `[]` is an empty list.
@@ -133,7 +120,7 @@ struct ConfigDocument {
             switch value {
             case .scalar(let scalar):
                 // `~`/`null` as a value means "not set", as in the YAML reader.
-                if scalar.tag == Tag(.null) || (scalar.style == .plain && ["null", "~", ""].contains(scalar.string)) { continue }
+                if scalar.style == .plain && ["null", "Null", "NULL", "~", ""].contains(scalar.string) { continue }
                 values[AbsoluteConfigKey(components)] = ConfigValue(.string(scalar.string), isSecret: false)
             case .sequence(let sequence):
                 var strings: [String] = []

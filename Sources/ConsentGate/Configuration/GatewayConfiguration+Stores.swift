@@ -96,9 +96,9 @@ extension GatewayConfiguration.Store.HTTP {
                 throw ConfigurationError(key: "store.http.body_template", "must be a JSON document holding the string \"{subject}\"")
             }
         }
-        let layout: PreferencesLayout
+        var keyPointer: JSONPointer?
         do {
-            layout = PreferencesLayout(itemKey: itemKey.isEmpty ? nil : try JSONPointer(itemKey), itemValue: .root)
+            if !itemKey.isEmpty { keyPointer = try JSONPointer(itemKey) }
         } catch {
             throw ConfigurationError(key: "store.http.item.key", error.reason)
         }
@@ -120,7 +120,7 @@ extension GatewayConfiguration.Store.HTTP {
             headers: headers.map { HTTPConsentStore.Header(name: $0.name, value: $0.value) },
             bodyTemplate: bodyTemplate,
             preferencesPointer: pointer,
-            preferencesLayout: PreferencesLayout(itemKey: layout.itemKey, itemValue: valuePointer),
+            preferencesLayout: PreferencesLayout(itemKey: keyPointer, itemValue: valuePointer),
             unknownIfAbsent: unknownIfAbsent,
             statusMapping: mapping,
             timeout: .milliseconds(Int64((timeoutSeconds * 1000).rounded())),

@@ -119,7 +119,7 @@ extension GatewayConfiguration {
             guard !secret.isEmpty else {
                 throw ConfigurationError(key: scoped.fullKey("secret"), "is required: the HMAC-SHA256 key the sender signs with")
             }
-            signature = .init(
+            signature = Admin.Webhook.Signature(
                 header: header, secret: secret,
                 encoding: try scoped.choice("encoding", default: .hex),
                 prefix: try scoped.string("prefix", default: ""))

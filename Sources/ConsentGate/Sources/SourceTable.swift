@@ -78,7 +78,7 @@ extension SourceTable {
         let defaultSource = configuration.defaultSource
         try self.init(
             defaultEntry: Entry(name: defaultSource.name, route: try route(defaultSource)),
-            sources: try configuration.sources.map { ($0.name, $0.writeKeys, try route($0)) },
+            sources: try configuration.sources.map { (name: $0.name, writeKeys: $0.writeKeys, route: try route($0)) },
             extraAllowed: configuration.ingress.writeKeys)
     }
 }
