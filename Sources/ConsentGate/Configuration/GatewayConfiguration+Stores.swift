@@ -76,7 +76,7 @@ extension GatewayConfiguration.Store.HTTP {
     func storeConfiguration() throws(ConfigurationError) -> HTTPConsentStore.Configuration {
         let template: URLTemplate
         do {
-            template = try URLTemplate(urlTemplate)
+            template = try URLTemplate(urlTemplate, requiresPlaceholder: bodyTemplate.isEmpty)
         } catch {
             throw ConfigurationError(key: "store.http.url_template", error.reason)
         }
