@@ -1,6 +1,7 @@
 import ConsentCore
 import ConsentStores
 import FoundationEssentials
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore

@@ -26,13 +26,15 @@ struct WebhookSignature: Sendable {
     let header: String
     let encoding: Encoding
     let prefix: String
-    private let key: SymmetricKey
+    /// The secret's bytes (`SymmetricKey` is not `Sendable`; one is made per check).
+    private let secret: [UInt8]
+    private var key: SymmetricKey { SymmetricKey(data: secret) }
 
     init(_ configuration: GatewayConfiguration.Admin.Webhook.Signature) {
         header = configuration.header
         encoding = configuration.encoding
         prefix = configuration.prefix
-        key = SymmetricKey(data: Data(configuration.secret.utf8))
+        secret = Array(configuration.secret.utf8)
     }
 
     /// Accepts `body` when `headerValue` carries its HMAC-SHA256 under the secret.
