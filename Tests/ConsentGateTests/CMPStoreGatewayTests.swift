@@ -146,7 +146,7 @@ struct CMPStoreGatewayTests {
                 url_template: URL
                 preferences_pointer: /consent/purposes
             """,
-        granted: #"{"consent":{"purposes":{"Analytics":true,"Advertising":true,"Functional":true},"confirmed":true,"timestamp":"2026-05-25T17:21:04Z"}}"#,
+        granted: #"{"consent":{"purposes":{"Analytics":true,"Advertising":true},"confirmed":true,"timestamp":"2026-05-25T17:21:04Z"}}"#,
         withdrawn: #"{"consent":{"purposes":{"Analytics":true,"Advertising":false},"confirmed":true,"timestamp":"2026-05-26T09:00:00Z"}}"#)
 
     static func batch(_ subject: String) -> String {
