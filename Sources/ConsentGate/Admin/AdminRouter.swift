@@ -4,9 +4,12 @@ import NIOCore
 
 /// The operator's listener: health, readiness, metrics, the debugger and the consent API.
 enum AdminRouter {
-    static func make(readiness: Readiness, consentAPI: ConsentAPI?, observability: AdminObservability) -> Router<BasicRequestContext> {
+    static func make(
+        readiness: Readiness, consentAPI: ConsentAPI?, observability: AdminObservability, webhooks: [SignedWebhook] = []
+    ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         consentAPI?.register(on: router)
+        for webhook in webhooks { webhook.register(on: router) }
         observability.register(on: router)
         router.get("healthz") { _, _ in
             jsonResponse(.ok, #"{"status":"ok"}"#)

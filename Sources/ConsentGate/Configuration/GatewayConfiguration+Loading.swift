@@ -10,17 +10,33 @@ extension GatewayConfiguration {
         file: String,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) async throws(ConfigurationError) -> GatewayConfiguration {
-        let yaml: FileProvider<YAMLSnapshot>
+        let text: String
         do {
-            yaml = try await FileProvider<YAMLSnapshot>(filePath: FilePath(file))
+            text = try String(contentsOfFile: file, encoding: .utf8)
         } catch {
             throw ConfigurationError(key: file, "cannot read the configuration file: \(error)")
         }
+        return try load(yaml: text, name: file, environment: environment)
+    }
+
+    /// Reads configuration text as ``load(file:environment:)`` reads a file; `name` names it in errors.
+    public static func load(
+        yaml text: String,
+        name: String = "configuration",
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigurationError) -> GatewayConfiguration {
+        let document = try ConfigDocument(text: text, name: name)
         let prefixed = environment.filter { $0.key.uppercased().hasPrefix("CONSENTGATE_") }
         let env = KeyMappingProvider(upstream: EnvironmentVariablesProvider(environmentVariables: prefixed)) { key in
             key.prepending(["consentgate"])
         }
-        return try load(reader: ConfigReader(providers: [env, yaml]))
+        var config = try load(reader: ConfigReader(providers: [env, document.rest]))
+        if config.store.categoryAliases.isEmpty, let aliases = document.categoryAliases {
+            config.store.categoryAliases = try Store.checkedAliases(aliases)
+        }
+        config.sources = try readSources(document.sources ?? [], over: config)
+        config.admin.webhooks = try readWebhooks(document.webhooks ?? [])
+        return config
     }
 
     /// Reads and validates every key; the first bad value throws, naming its key.
@@ -81,6 +97,8 @@ extension GatewayConfiguration {
         }
         try config.store.postgres.read(from: values, required: config.store.kind == .postgres)
         try config.store.http.read(from: values, required: config.store.kind == .http)
+        config.store.categoryAliases = try Store.checkedAliases(
+            Store.parseAliasList(values.strings("store.category_aliases", default: [])))
 
         config.cache.capacity = try values.int("cache.capacity", default: config.cache.capacity, in: 1...100_000_000)
         config.cache.ttlSeconds = try values.seconds("cache.ttl_seconds", default: config.cache.ttlSeconds, in: 0.001...86_400)
@@ -89,7 +107,7 @@ extension GatewayConfiguration {
         config.cache.maxStaleGrantSeconds = try values.seconds(
             "cache.max_stale_grant_seconds", default: config.cache.maxStaleGrantSeconds, in: 0...86_400)
 
-        try config.policy.read(from: values)
+        try config.policy.read(from: values.scoped(to: "policy"))
 
         config.audit.path = try values.string("audit.path", default: config.audit.path)
         config.audit.hmacKey = try values.string("audit.hmac_key", default: "", isSecret: true)

@@ -1,4 +1,5 @@
 import ConsentStores
+import FoundationEssentials
 
 extension GatewayConfiguration.Store.Postgres {
     /// Reads `store.postgres.*`; the URL must be set (and valid) when the store is PostgreSQL.
@@ -51,7 +52,11 @@ extension GatewayConfiguration.Store.HTTP {
             }
             return GatewayConfiguration.Store.Header(name: name, value: String(line[line.index(after: colon)...]).trimmingSpaces)
         }
+        bodyTemplate = try values.string("store.http.body_template", default: bodyTemplate).trimmingSpaces
         preferencesPointer = try values.string("store.http.preferences_pointer", default: preferencesPointer)
+        itemKey = try values.string("store.http.item.key", default: itemKey).trimmingSpaces
+        itemValue = try values.string("store.http.item.value", default: itemValue).trimmingSpaces
+        unknownIfAbsent = try values.choice("store.http.unknown_if_absent", default: unknownIfAbsent ? YesNo.true : .false) == .true
         statusGranted = try values.strings("store.http.status_mapping.granted", default: statusGranted)
         statusDenied = try values.strings("store.http.status_mapping.denied", default: statusDenied)
         timeoutSeconds = try values.seconds("store.http.timeout_seconds", default: timeoutSeconds, in: 0.05...300)
@@ -71,7 +76,7 @@ extension GatewayConfiguration.Store.HTTP {
     func storeConfiguration() throws(ConfigurationError) -> HTTPConsentStore.Configuration {
         let template: URLTemplate
         do {
-            template = try URLTemplate(urlTemplate)
+            template = try URLTemplate(urlTemplate, requiresPlaceholder: bodyTemplate.isEmpty)
         } catch {
             throw ConfigurationError(key: "store.http.url_template", error.reason)
         }
@@ -84,6 +89,25 @@ extension GatewayConfiguration.Store.HTTP {
         } catch {
             throw ConfigurationError(key: "store.http.preferences_pointer", error.reason)
         }
+        if !bodyTemplate.isEmpty {
+            guard bodyTemplate.contains("\"{subject}\""),
+                (try? JSONDecoder().decode(JSONValue.self, from: Data(bodyTemplate.utf8))) != nil
+            else {
+                throw ConfigurationError(key: "store.http.body_template", "must be a JSON document holding the string \"{subject}\"")
+            }
+        }
+        var keyPointer: JSONPointer?
+        do {
+            if !itemKey.isEmpty { keyPointer = try JSONPointer(itemKey) }
+        } catch {
+            throw ConfigurationError(key: "store.http.item.key", error.reason)
+        }
+        let valuePointer: JSONPointer
+        do {
+            valuePointer = try JSONPointer(itemValue)
+        } catch {
+            throw ConfigurationError(key: "store.http.item.value", error.reason)
+        }
         let mapping: StatusMapping
         do {
             mapping = try StatusMapping(granted: statusGranted, denied: statusDenied)
@@ -94,7 +118,10 @@ extension GatewayConfiguration.Store.HTTP {
             urlTemplate: template,
             method: method,
             headers: headers.map { HTTPConsentStore.Header(name: $0.name, value: $0.value) },
+            bodyTemplate: bodyTemplate,
             preferencesPointer: pointer,
+            preferencesLayout: PreferencesLayout(itemKey: keyPointer, itemValue: valuePointer),
+            unknownIfAbsent: unknownIfAbsent,
             statusMapping: mapping,
             timeout: .milliseconds(Int64((timeoutSeconds * 1000).rounded())),
             maxConcurrent: maxConcurrent,
@@ -103,4 +130,38 @@ extension GatewayConfiguration.Store.HTTP {
                 openDuration: .milliseconds(Int64((breakerOpenSeconds * 1000).rounded()))),
             caFile: caFile.isEmpty ? nil : caFile)
     }
+}
+
+extension GatewayConfiguration.Store {
+    /// `store.category_aliases` as a list of `"id: name"` (a YAML list, or `CONSENTGATE_STORE_CATEGORY_ALIASES`
+    /// comma-separated).
+    static func parseAliasList(_ entries: [String]) throws(ConfigurationError) -> [String: String] {
+        var result: [String: String] = [:]
+        for entry in entries {
+            guard let colon = entry.firstIndex(of: ":") else {
+                throw ConfigurationError(key: "store.category_aliases", "each entry is \"store id: stamp name\", e.g. \"C0002: Analytics\"")
+            }
+            result[String(entry[..<colon]).trimmingSpaces] = String(entry[entry.index(after: colon)...]).trimmingSpaces
+        }
+        return result
+    }
+
+    /// Ids and names must be non-empty; returns the map unchanged.
+    static func checkedAliases(_ aliases: [String: String]) throws(ConfigurationError) -> [String: String] {
+        for (id, name) in aliases.sorted(by: { $0.key < $1.key }) {
+            guard !id.trimmingSpaces.isEmpty else {
+                throw ConfigurationError(key: "store.category_aliases", "a store category id is empty")
+            }
+            guard !name.trimmingSpaces.isEmpty else {
+                throw ConfigurationError(key: "store.category_aliases.\(id)", "the stamp name is empty")
+            }
+        }
+        return aliases
+    }
+}
+
+/// A boolean setting as written in YAML or the environment.
+enum YesNo: String, CaseIterable {
+    case `true`
+    case `false`
 }

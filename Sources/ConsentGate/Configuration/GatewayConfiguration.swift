@@ -14,6 +14,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public var audit = Audit()
     public var log = Log()
     public var shutdown = Shutdown()
+    /// `sources`: per-write-key policy and upstream (see ``Source``); empty means one policy for all traffic.
+    public var sources: [Source] = []
 
     public init() {}
 
@@ -114,6 +116,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
         public var port = 9090
         /// Bearer token for the admin API; empty disables the consent API.
         public var token = ""
+        /// `admin.webhooks`: consent platforms' own change notifications (see ``Webhook``).
+        public var webhooks: [Webhook] = []
 
         public init() {}
     }
@@ -137,6 +141,9 @@ public struct GatewayConfiguration: Sendable, Hashable {
         public var sqlitePath = "data/consent.sqlite"
         public var postgres = Postgres()
         public var http = HTTP()
+        /// `store.category_aliases`: the store's category ids → the stamps' names, applied to every store's
+        /// records before they are cached (see ``ConsentCore/CategoryAliases``). Empty: ids are the names.
+        public var categoryAliases: [String: String] = [:]
 
         public init() {}
 
@@ -161,8 +168,19 @@ public struct GatewayConfiguration: Sendable, Hashable {
             public var method = "GET"
             /// Request headers, e.g. `Authorization`; values are secrets.
             public var headers: [Header] = []
-            /// RFC 6901 pointer to the preferences object in the answer; empty is the whole answer.
+            /// A JSON body for each request, with the JSON string `"{subject}"` replaced by the subject
+            /// (for services asked by POST, such as Ketch); empty sends no body.
+            public var bodyTemplate = ""
+            /// RFC 6901 pointer to the preferences (an object or an array) in the answer; empty is the whole answer.
             public var preferencesPointer = ""
+            /// `store.http.item.key`: pointer, inside each array item, to the category id (arrays only).
+            public var itemKey = ""
+            /// `store.http.item.value`: pointer, inside each item or member value, to the boolean or status;
+            /// empty is the value itself.
+            public var itemValue = ""
+            /// `store.http.unknown_if_absent`: nothing at `preferences_pointer` in a 2xx answer means an
+            /// unknown subject (not invalid data). For services that answer an unknown subject with an empty list.
+            public var unknownIfAbsent = false
             /// Status strings that grant, and that deny (case-insensitive); empty when the service answers booleans.
             public var statusGranted: [String] = []
             public var statusDenied: [String] = []

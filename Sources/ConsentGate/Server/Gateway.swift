@@ -57,7 +57,9 @@ public struct Gateway: Sendable {
         let metrics = GatewayMetrics(categories: configuration.policy.categories, build: BuildInfo(inflater: deflateLibrary))
         let feed = DecisionFeed()
         let resolver = ConsentResolver(
-            store: MeasuredConsentStore(base: store, metrics: metrics),
+            // Aliases rename the store's category ids before the cache; the consent API keeps the store's ids.
+            store: MeasuredConsentStore(
+                base: AliasedConsentStore(base: store, aliases: CategoryAliases(configuration.store.categoryAliases)), metrics: metrics),
             configuration: ConsentCacheConfiguration(
                 capacity: configuration.cache.capacity,
                 ttl: .seconds(configuration.cache.ttlSeconds),
@@ -89,7 +91,7 @@ public struct Gateway: Sendable {
             settings: .init(
                 limits: configuration.ingress.limits,
                 maxBodyBytes: configuration.ingress.maxBodyBytes,
-                writeKeys: Set(configuration.ingress.writeKeys),
+                writeKeys: Set(configuration.allowedWriteKeys),
                 cors: CORS(allowedOrigins: configuration.ingress.corsAllowedOrigins),
                 retryAfterSeconds: configuration.upstream.retryAfterSeconds,
                 gzipLevel: Int32(configuration.upstream.gzipLevel),
@@ -128,7 +130,10 @@ public struct Gateway: Sendable {
             router: AdminRouter.make(
                 readiness: readiness, consentAPI: consentAPI,
                 observability: AdminObservability(
-                    metrics: metrics, feed: feed, resolver: resolver, hasher: hasher, token: AdminToken(configuration.admin.token))),
+                    metrics: metrics, feed: feed, resolver: resolver, hasher: hasher, token: AdminToken(configuration.admin.token)),
+                webhooks: configuration.admin.webhooks.map { webhook in
+                    SignedWebhook(webhook, token: AdminToken(configuration.admin.token), logger: logger) { resolver.invalidate(subject: $0) }
+                }),
             configuration: .init(address: .hostname(configuration.admin.host, port: configuration.admin.port), serverName: nil),
             onServerRunning: { channel in ports.admin(channel.localAddress?.port ?? 0) },
             logger: logger

@@ -13,8 +13,9 @@ import Synchronization
 ///
 /// The request is ``Configuration/method`` to ``Configuration/urlTemplate`` with the subject
 /// percent-encoded in place of `{subject}`, with ``Configuration/headers`` (e.g. `Authorization`).
-/// - 2xx: the JSON answer's value at ``Configuration/preferencesPointer`` is the preferences object,
-///   read by ``Configuration/statusMapping``.
+/// - 2xx: the JSON answer's value at ``Configuration/preferencesPointer`` holds the preferences, an object
+///   or a CMP's array of purposes, laid out as ``Configuration/preferencesLayout`` says and read by
+///   ``Configuration/statusMapping`` (a status in neither list is denied).
 /// - 404: the service does not know the subject (`nil`).
 /// - anything else, no answer within ``Configuration/timeout``, a transport error, an answer that
 ///   cannot be read: ``ConsentStoreError`` (unavailable, timeout, invalid data), which counts as a
@@ -44,8 +45,17 @@ public final class HTTPConsentStore: ConsentStore {
         public var method: String
         /// `store.http.headers`: sent with every request; values are secrets.
         public var headers: [Header]
-        /// `store.http.preferences_pointer`: where the preferences object is in the answer.
+        /// `store.http.body_template`: a JSON body sent with each request (Ketch's `POST …/consent/{org}/get`),
+        /// where the JSON string `"{subject}"` becomes the subject as a JSON string; empty sends no body.
+        public var bodyTemplate: String
+        /// `store.http.preferences_pointer`: where the preferences (object or array) are in the answer.
         public var preferencesPointer: JSONPointer
+        /// `store.http.item.key` / `.value`: how each category's id and value are found there.
+        public var preferencesLayout: PreferencesLayout
+        /// `store.http.unknown_if_absent`: a 2xx answer with nothing at the preferences pointer means the
+        /// service does not know the subject (Didomi's users query answers an unknown user with an empty
+        /// list). Off by default: then such an answer is invalid data, so a wrong pointer fails closed.
+        public var unknownIfAbsent: Bool
         /// `store.http.status_mapping`.
         public var statusMapping: StatusMapping
         /// `store.http.timeout_seconds`: the deadline of one lookup, waiting for a slot included.
@@ -63,7 +73,10 @@ public final class HTTPConsentStore: ConsentStore {
             urlTemplate: URLTemplate,
             method: String = "GET",
             headers: [Header] = [],
+            bodyTemplate: String = "",
             preferencesPointer: JSONPointer = .root,
+            preferencesLayout: PreferencesLayout = .flat,
+            unknownIfAbsent: Bool = false,
             statusMapping: StatusMapping = .booleansOnly,
             timeout: Duration = .seconds(2),
             maxConcurrent: Int = 32,
@@ -74,7 +87,10 @@ public final class HTTPConsentStore: ConsentStore {
             self.urlTemplate = urlTemplate
             self.method = method
             self.headers = headers
+            self.bodyTemplate = bodyTemplate
             self.preferencesPointer = preferencesPointer
+            self.preferencesLayout = preferencesLayout
+            self.unknownIfAbsent = unknownIfAbsent
             self.statusMapping = statusMapping
             self.timeout = timeout
             self.maxConcurrent = maxConcurrent
@@ -227,6 +243,13 @@ public final class HTTPConsentStore: ConsentStore {
         var request = HTTPClientRequest(url: configuration.urlTemplate.url(for: subject))
         request.method = HTTPMethod(rawValue: configuration.method)
         request.headers.add(name: "Accept", value: "application/json")
+        if !configuration.bodyTemplate.isEmpty {
+            var quoted: [UInt8] = []
+            JSONString.appendQuoted(subject, to: &quoted)
+            let body = configuration.bodyTemplate.replacingOccurrences(of: "\"{subject}\"", with: String(decoding: quoted, as: UTF8.self))
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
         for header in configuration.headers {
             request.headers.replaceOrAdd(name: header.name, value: header.value)
         }
@@ -268,12 +291,13 @@ public final class HTTPConsentStore: ConsentStore {
             throw ConsentStoreError(.invalidData, "lookup: the consent service's answer is not valid JSON")
         }
         guard let object = configuration.preferencesPointer.resolve(in: document) else {
+            if configuration.unknownIfAbsent { return nil }
             throw ConsentStoreError(
                 .invalidData, "lookup: the answer has nothing at the preferences pointer '\(configuration.preferencesPointer)'")
         }
         let reading: StatusMapping.Reading
         do {
-            reading = try configuration.statusMapping.read(object)
+            reading = try configuration.statusMapping.read(object, layout: configuration.preferencesLayout)
         } catch {
             throw ConsentStoreError(.invalidData, "lookup: \(error.reason)")
         }

@@ -65,15 +65,20 @@ public struct StatusMapping: Sendable, Hashable {
     /// Whether status strings are accepted at all.
     public var mapsStrings: Bool { !granted.isEmpty || !denied.isEmpty }
 
-    /// Reads a preferences object: category → boolean, status string or `null`.
+    /// Reads a preferences object: category → boolean, status string or `null` (today's flat shape).
     public func read(_ value: JSONValue) throws(ReadError) -> Reading {
-        guard case .object(let members) = value else {
-            throw ReadError(reason: "the preferences are a JSON \(value.typeName), not an object")
-        }
-        var preferences: [CategoryPreference] = []
-        preferences.reserveCapacity(members.count)
+        try read(value, layout: .flat)
+    }
+
+    /// Reads the preferences in `layout`'s shape: an object of category → value, or an array of items
+    /// each holding a category id and its value (see ``PreferencesLayout``). A category named twice is
+    /// granted only if every mention grants it.
+    public func read(_ value: JSONValue, layout: PreferencesLayout) throws(ReadError) -> Reading {
+        let entries = try layout.entries(of: value)
+        var granted: [String: Bool] = [:]
+        granted.reserveCapacity(entries.count)
         var unmapped: Set<String> = []
-        for (category, value) in members {
+        for (category, value) in entries {
             let isGranted: Bool
             switch value {
             case .bool(let flag):
@@ -85,7 +90,7 @@ public struct StatusMapping: Sendable, Hashable {
                     throw ReadError(reason: "a category's value is a status string, but store.http.status_mapping is empty")
                 }
                 let key = status.uppercased()
-                if granted.contains(key) {
+                if self.granted.contains(key) {
                     isGranted = true
                 } else {
                     if !denied.contains(key) { unmapped.insert(status) }
@@ -94,8 +99,10 @@ public struct StatusMapping: Sendable, Hashable {
             default:
                 throw ReadError(reason: "a category's value is a JSON \(value.typeName), not a boolean or status string")
             }
-            preferences.append(CategoryPreference(category: category, granted: isGranted))
+            granted[category] = (granted[category] ?? true) && isGranted
         }
-        return Reading(preferences: ConsentRecord.normalized(preferences), unmappedStatuses: unmapped)
+        return Reading(
+            preferences: ConsentRecord.normalized(granted.map { CategoryPreference(category: $0.key, granted: $0.value) }),
+            unmappedStatuses: unmapped)
     }
 }

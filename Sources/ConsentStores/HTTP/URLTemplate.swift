@@ -19,13 +19,15 @@ public struct URLTemplate: Sendable, Hashable, CustomStringConvertible {
     /// The template as written.
     public let description: String
 
-    public init(_ template: String) throws(ParseError) {
+    /// - Parameter requiresPlaceholder: `false` when the subject travels elsewhere (a request body, as
+    ///   `store.http.body_template` sends it), so the URL may be fixed.
+    public init(_ template: String, requiresPlaceholder: Bool = true) throws(ParseError) {
         let lowered = template.lowercased()
         guard lowered.hasPrefix("http://") || lowered.hasPrefix("https://") else {
             throw ParseError(reason: "must start with http:// or https://")
         }
         let pieces = template.split(separator: Self.placeholder, omittingEmptySubsequences: false).map(String.init)
-        guard pieces.count >= 2 else {
+        guard pieces.count >= 2 || !requiresPlaceholder else {
             throw ParseError(reason: "must contain \(Self.placeholder)")
         }
         for piece in pieces where piece.contains("{") || piece.contains("}") {
