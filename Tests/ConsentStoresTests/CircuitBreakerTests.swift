@@ -83,21 +83,23 @@ import Testing
     static let table: [Row] = {
         let o = origin
         let open: CircuitBreaker.State = .open(until: o + .seconds(10))
+        let reset: CircuitBreaker.State = .closed(consecutiveFailures: 0)
+        let reopened: CircuitBreaker.State = .open(until: o + .seconds(15))
         return [
             // Closed: calls proceed; a success resets the count, whatever its `probe` says.
-            Row(from: .closed, event: .decide, at: .seconds(5), to: .closed(consecutiveFailures: 0), answer: .decision(.proceed)),
-            Row(from: .closed, event: .succeeded(probe: false), at: .seconds(5), to: .closed(consecutiveFailures: 0), answer: .transition(.none)),
-            Row(from: .closed, event: .succeeded(probe: true), at: .seconds(5), to: .closed(consecutiveFailures: 0), answer: .transition(.none)),
+            Row(from: .closed, event: .decide, at: .seconds(5), to: reset, answer: .decision(.proceed)),
+            Row(from: .closed, event: .succeeded(probe: false), at: .seconds(5), to: reset, answer: .transition(.none)),
+            Row(from: .closed, event: .succeeded(probe: true), at: .seconds(5), to: reset, answer: .transition(.none)),
             Row(from: .closed, event: .failed(probe: false), at: .seconds(5), to: .closed(consecutiveFailures: 1), answer: .transition(.none)),
             Row(from: .closed, event: .failed(probe: true), at: .seconds(5), to: .closed(consecutiveFailures: 1), answer: .transition(.none)),
-            Row(from: .closed, event: .abandoned(probe: false), at: .seconds(5), to: .closed(consecutiveFailures: 0), answer: .nothing),
-            Row(from: .closed, event: .abandoned(probe: true), at: .seconds(5), to: .closed(consecutiveFailures: 0), answer: .nothing),
+            Row(from: .closed, event: .abandoned(probe: false), at: .seconds(5), to: reset, answer: .nothing),
+            Row(from: .closed, event: .abandoned(probe: true), at: .seconds(5), to: reset, answer: .nothing),
 
             Row(from: .closedAtTheBrink, event: .decide, at: .seconds(5), to: .closed(consecutiveFailures: 2), answer: .decision(.proceed)),
-            Row(from: .closedAtTheBrink, event: .succeeded(probe: false), at: .seconds(5), to: .closed(consecutiveFailures: 0), answer: .transition(.none)),
-            Row(from: .closedAtTheBrink, event: .succeeded(probe: true), at: .seconds(5), to: .closed(consecutiveFailures: 0), answer: .transition(.none)),
-            Row(from: .closedAtTheBrink, event: .failed(probe: false), at: .seconds(5), to: .open(until: o + .seconds(15)), answer: .transition(.opened)),
-            Row(from: .closedAtTheBrink, event: .failed(probe: true), at: .seconds(5), to: .open(until: o + .seconds(15)), answer: .transition(.opened)),
+            Row(from: .closedAtTheBrink, event: .succeeded(probe: false), at: .seconds(5), to: reset, answer: .transition(.none)),
+            Row(from: .closedAtTheBrink, event: .succeeded(probe: true), at: .seconds(5), to: reset, answer: .transition(.none)),
+            Row(from: .closedAtTheBrink, event: .failed(probe: false), at: .seconds(5), to: reopened, answer: .transition(.opened)),
+            Row(from: .closedAtTheBrink, event: .failed(probe: true), at: .seconds(5), to: reopened, answer: .transition(.opened)),
             // An abandoned call says nothing about the service: the count stays.
             Row(from: .closedAtTheBrink, event: .abandoned(probe: false), at: .seconds(5), to: .closed(consecutiveFailures: 2), answer: .nothing),
             Row(from: .closedAtTheBrink, event: .abandoned(probe: true), at: .seconds(5), to: .closed(consecutiveFailures: 2), answer: .nothing),
@@ -115,7 +117,7 @@ import Testing
             // Half-open: only the probe's outcome decides.
             Row(from: .halfOpen, event: .decide, at: .seconds(12), to: .halfOpen, answer: .decision(.reject(retryAfter: .seconds(10)))),
             Row(from: .halfOpen, event: .succeeded(probe: false), at: .seconds(12), to: .halfOpen, answer: .transition(.none)),
-            Row(from: .halfOpen, event: .succeeded(probe: true), at: .seconds(12), to: .closed(consecutiveFailures: 0), answer: .transition(.closed)),
+            Row(from: .halfOpen, event: .succeeded(probe: true), at: .seconds(12), to: reset, answer: .transition(.closed)),
             Row(from: .halfOpen, event: .failed(probe: false), at: .seconds(12), to: .halfOpen, answer: .transition(.none)),
             Row(from: .halfOpen, event: .failed(probe: true), at: .seconds(12), to: .open(until: o + .seconds(22)), answer: .transition(.opened)),
             Row(from: .halfOpen, event: .abandoned(probe: false), at: .seconds(12), to: .halfOpen, answer: .nothing),

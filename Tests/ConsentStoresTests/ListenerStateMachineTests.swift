@@ -5,7 +5,8 @@ import Testing
 /// then the backoff's arithmetic along longer paths.
 @Suite struct ListenerStateMachineTests {
     let t0 = ContinuousClock.now
-    let backoff = ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(2), multiplier: 2, jitter: 0, stableAfter: .seconds(10))
+    let backoff = ReconnectBackoff(
+        initial: .milliseconds(100), maximum: .seconds(2), multiplier: 2, jitter: 0, stableAfter: .seconds(10))
 
     // MARK: Every transition
 
@@ -30,7 +31,8 @@ import Testing
     }
 
     static let origin = ContinuousClock.now
-    static let backoffForTable = ReconnectBackoff(initial: .milliseconds(100), maximum: .seconds(2), multiplier: 2, jitter: 0, stableAfter: .seconds(10))
+    static let backoffForTable = ReconnectBackoff(
+        initial: .milliseconds(100), maximum: .seconds(2), multiplier: 2, jitter: 0, stableAfter: .seconds(10))
 
     /// The machine in `state`, after one failure where the path allows it (so a count that is reset,
     /// or carried on, shows). Listening began at `origin`.
