@@ -84,7 +84,7 @@ import Testing
         let o = origin
         let open: CircuitBreaker.State = .open(until: o + .seconds(10))
         let reset: CircuitBreaker.State = .closed(consecutiveFailures: 0)
-        let reopened: CircuitBreaker.State = .open(until: o + .seconds(15))
+        let justOpened: CircuitBreaker.State = .open(until: o + .seconds(15))
         return [
             // Closed: calls proceed; a success resets the count, whatever its `probe` says.
             Row(from: .closed, event: .decide, at: .seconds(5), to: reset, answer: .decision(.proceed)),
@@ -98,8 +98,8 @@ import Testing
             Row(from: .closedAtTheBrink, event: .decide, at: .seconds(5), to: .closed(consecutiveFailures: 2), answer: .decision(.proceed)),
             Row(from: .closedAtTheBrink, event: .succeeded(probe: false), at: .seconds(5), to: reset, answer: .transition(.none)),
             Row(from: .closedAtTheBrink, event: .succeeded(probe: true), at: .seconds(5), to: reset, answer: .transition(.none)),
-            Row(from: .closedAtTheBrink, event: .failed(probe: false), at: .seconds(5), to: reopened, answer: .transition(.opened)),
-            Row(from: .closedAtTheBrink, event: .failed(probe: true), at: .seconds(5), to: reopened, answer: .transition(.opened)),
+            Row(from: .closedAtTheBrink, event: .failed(probe: false), at: .seconds(5), to: justOpened, answer: .transition(.opened)),
+            Row(from: .closedAtTheBrink, event: .failed(probe: true), at: .seconds(5), to: justOpened, answer: .transition(.opened)),
             // An abandoned call says nothing about the service: the count stays.
             Row(from: .closedAtTheBrink, event: .abandoned(probe: false), at: .seconds(5), to: .closed(consecutiveFailures: 2), answer: .nothing),
             Row(from: .closedAtTheBrink, event: .abandoned(probe: true), at: .seconds(5), to: .closed(consecutiveFailures: 2), answer: .nothing),
