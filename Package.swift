@@ -97,14 +97,15 @@ let package = Package(
             ],
             path: "Tests/PostgresTestSupport"
         ),
-        // Request bodies that the inflater's tests and the gateway's hostile-input tests both need.
+        // Request bodies that the inflater's tests and the gateway's hostile-input tests both need,
+        // and the seeded generator of every randomized test.
         .target(name: "WireTestSupport", dependencies: ["CZlib"], path: "Tests/WireTestSupport"),
         .testTarget(name: "SegmentWireTests", dependencies: ["SegmentWire", "WireTestSupport"]),
-        .testTarget(name: "ConsentCoreTests", dependencies: ["ConsentCore"]),
+        .testTarget(name: "ConsentCoreTests", dependencies: ["ConsentCore", "WireTestSupport"]),
         .testTarget(
             name: "ConsentStoresTests",
             dependencies: [
-                "ConsentStores", "ConsentCore", "PostgresTestSupport",
+                "ConsentStores", "ConsentCore", "PostgresTestSupport", "WireTestSupport",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -129,6 +130,9 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
             ]
         ),
     ]

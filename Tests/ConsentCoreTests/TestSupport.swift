@@ -2,20 +2,13 @@ import ConsentCore
 import FoundationEssentials
 import SegmentWire
 import Synchronization
+import WireTestSupport
 
-/// A deterministic random number generator (SplitMix64).
-struct SeededRNG: RandomNumberGenerator, Sendable {
-    var state: UInt64
+/// The shared seeded generator, with the seed these tests have always used by default.
+typealias SeededRNG = SplitMix64
 
-    init(seed: UInt64 = 0x5EED) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
+    init() { self.init(seed: 0x5EED) }
 }
 
 /// A record with the given grants, e.g. `record("u1", ["Analytics": true, "Advertising": false])`.

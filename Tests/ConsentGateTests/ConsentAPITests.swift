@@ -92,6 +92,7 @@ struct ConsentAPITests {
 
     @Test func theStoreKeepsItsDataAcrossARestart() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("restart-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let keep: @Sendable (inout GatewayConfiguration) -> Void = { $0.store.sqlitePath = directory + "/consent.sqlite" }
         try await GatewayHarness.with(keep) { harness in
             try await harness.putConsent("erin", ["Analytics": true])

@@ -192,13 +192,13 @@ import Testing
         ("trailing comma", #"{"subject":"s","categoryPreferences":{},}"#, "expected a key string"),
         ("unterminated string", #"{"subject":"s"#, "unterminated string"),
         ("invalid escape", #"{"subject":"a\qb","categoryPreferences":{}}"#, "invalid escape"),
-        ("lone high surrogate", #"{"subject":"\ud83d","categoryPreferences":{}}"#, "unpaired surrogate escape"),
-        ("lone low surrogate", #"{"subject":"\ude00x","categoryPreferences":{}}"#, "unpaired surrogate escape"),
-        ("bad hex", #"{"subject":"\u12g4","categoryPreferences":{}}"#, "invalid hex digit"),
+        ("lone high surrogate", #"{"subject":"\ud83d","categoryPreferences":{}}"#, "unpaired high surrogate escape"),
+        ("lone low surrogate", #"{"subject":"\ude00x","categoryPreferences":{}}"#, "unpaired low surrogate escape"),
+        ("bad hex", #"{"subject":"\u12g4","categoryPreferences":{}}"#, #"invalid \u escape"#),
         ("single quotes", #"{'subject':'s','categoryPreferences':{}}"#, "expected a key string"),
-        ("bad number in extra key", #"{"subject":"s","categoryPreferences":{},"n":01}"#, "expected ',' or '}'"),
-        ("bad literal in extra key", #"{"subject":"s","categoryPreferences":{},"n":nul}"#, "expected a value"),
-        ("deep extra key", #"{"subject":"s","categoryPreferences":{},"x":"# + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "}", "nesting deeper than 64"),
+        ("bad number in extra key", #"{"subject":"s","categoryPreferences":{},"n":01}"#, "number with a leading zero"),
+        ("bad literal in extra key", #"{"subject":"s","categoryPreferences":{},"n":nul}"#, "invalid literal"),
+        ("deep extra key", #"{"subject":"s","categoryPreferences":{},"x":"# + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "}", "arrays and objects nested deeper than 64"),
     ])
     func refusesMalformedLines(_ name: String, _ line: String, _ reason: String) async throws {
         defer { cleanUp() }
@@ -215,8 +215,8 @@ import Testing
         let prefix = Array(#"{"subject":""#.utf8)
         let suffix = Array(#"","categoryPreferences":{}}"#.utf8)
         for (name, bytes, reason) in [
-            ("invalid UTF-8", [0xC3, 0x28] as [UInt8], "invalid UTF-8 in a string"),
-            ("a lone continuation byte", [0x61, 0x80], "invalid UTF-8 in a string"),
+            ("invalid UTF-8", [0xC3, 0x28] as [UInt8], "invalid UTF-8"),
+            ("a lone continuation byte", [0x61, 0x80], "invalid UTF-8"),
             ("a raw control character", [0x61, 0x01], "unescaped control character"),
         ] {
             let error = try await importFailure(try file(prefix + bytes + suffix))

@@ -133,7 +133,7 @@ struct ConsentSmugglingTests {
                 """,
             directory: directory)
         try await gateway.waitUntilListening()
-        let client = HTTPTestClient()
+        let client = HarnessClient.shared
         for (subject, grants) in truths {
             let body = "{\"categoryPreferences\":{" + grants.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}}"
             let reply = try await client.send(
@@ -157,7 +157,7 @@ struct ConsentSmugglingTests {
         let (policy, exact) = Self.policies[index]
         let sink = try await SegmentSink.start()
         let gateway = try await Self.gateway(policy: policy, sink: sink)
-        let client = HTTPTestClient()
+        let client = HarnessClient.shared
         for stamp in Self.batchStamps {
             let context = stamp.map { #","context":\#($0)"# } ?? ""
             let body = #"{"batch":[\#(Self.events().joined(separator: ","))]\#(context)}"#
@@ -203,7 +203,7 @@ struct ConsentSmugglingTests {
     @Test func aBodyTypeAgainstItsRouteIsA400() async throws {
         let sink = try await SegmentSink.start()
         let gateway = try await Self.gateway(policy: "{on_missing_stamp: restamp}", sink: sink)
-        let reply = try await HTTPTestClient().send(
+        let reply = try await HarnessClient.shared.send(
             gateway.ingress + "/v1/identify", method: "POST",
             body: #"{"type":"track","event":"e","userId":"alice","context":\#(Self.ownStamps[1].context!)}"#)
         #expect(reply.status == 400)
@@ -221,7 +221,7 @@ struct ConsentSmugglingTests {
         let body = #"{"context":{"consent":{"categoryPreferences":{"Advertising":true,"Analytics":true}}},"batch":["#
             + #"{"type":"track","event":"e","messageId":"a","userId":"alice","context":\#(Self.ownStamps[1].context!)},"#
             + #"{"type":"track","event":"e","messageId":"b","userId":"bob"}]}"#
-        #expect(try await HTTPTestClient().send(gateway.ingress + "/v1/batch", method: "POST", body: body).status == 200)
+        #expect(try await HarnessClient.shared.send(gateway.ingress + "/v1/batch", method: "POST", body: body).status == 200)
         let received = try #require(sink.received.first)
         let text = String(decoding: received.json, as: UTF8.self)
         #expect(!text.contains(#""categoryPreferences":{"Advertising":true,"Analytics":true}},"batch""#))

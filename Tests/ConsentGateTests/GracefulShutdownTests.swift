@@ -8,6 +8,7 @@ struct GracefulShutdownTests {
         let sink = try await SegmentSink.start()
         sink.respond(.init(delay: .milliseconds(1500)))
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let gateway = try GatewayProcess(
             yaml: """
                 ingress: {host: 127.0.0.1, port: 0}
@@ -22,7 +23,7 @@ struct GracefulShutdownTests {
             directory: directory)
         try await gateway.waitUntilListening()
         let body = TestEvents.batch([TestEvents.track(userId: "u-1"), TestEvents.track(userId: nil, anonymousId: nil)])
-        let inFlight = Task { try await HTTPTestClient().send(gateway.ingress + "/v1/batch", method: "POST", body: body) }
+        let inFlight = Task { try await HarnessClient.shared.send(gateway.ingress + "/v1/batch", method: "POST", body: body) }
         // Wait until the request is at the upstream, then ask the gateway to stop.
         let deadline = ContinuousClock.now + .seconds(10)
         while sink.received.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
@@ -33,7 +34,7 @@ struct GracefulShutdownTests {
         #expect(await exit.value == 0, "the process exited 0:\n\(gateway.log)")
         // New connections are refused once it has stopped.
         await #expect(throws: (any Error).self) {
-            _ = try await HTTPTestClient().send(gateway.ingress + "/v1/batch", method: "POST", body: body)
+            _ = try await HarnessClient.shared.send(gateway.ingress + "/v1/batch", method: "POST", body: body)
         }
         // The audit record of the invalid event was flushed before exit.
         let audit = try String(contentsOfFile: directory + "/audit.jsonl", encoding: .utf8)

@@ -64,6 +64,7 @@ struct ObservabilityTests {
             let text = try await scrape(harness)
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString).txt")
             try text.write(to: file, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: file) }
             let result = await TestProcess.runDetached(["/bin/sh", "-c", "promtool check metrics < '\(file.path)'"])
             #expect(result.exitCode == 0, "promtool (Debian package prometheus) must accept the scrape:\n\(result.output)")
         }

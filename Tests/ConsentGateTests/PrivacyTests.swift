@@ -10,6 +10,7 @@ struct PrivacyTests {
     @Test func noIdentifierAppearsInLogsOrTheAuditLog() async throws {
         let sink = try await SegmentSink.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("privacy-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         let gateway = try GatewayProcess(
             yaml: """
                 ingress: {host: 127.0.0.1, port: 0}
@@ -26,7 +27,7 @@ struct PrivacyTests {
         let known = "privacy-user-7f3a9c", other = "privacy-user-b81e02"
         let anonymous = "privacy-anon-5d2c11", stranger = "privacy-stranger-0a9f44"
         let ids = [known, other, anonymous, stranger]
-        let client = HTTPTestClient()
+        let client = HarnessClient.shared
         for subject in [known, other] {
             let reply = try await client.send(
                 gateway.admin + "/consent/subjects/" + subject, method: "PUT",
@@ -65,21 +66,5 @@ struct PrivacyTests {
         let code = HMAC<SHA256>.authenticationCode(for: Data(other.utf8), using: SymmetricKey(data: Data("privacy-hmac-key".utf8)))
         let hex = code.map { String(format: "%02x", $0) }.joined()
         #expect(audit.contains(hex))
-    }
-}
-
-/// A minimal HTTP/1.1 client over URLSession-free sockets for tests that talk to a child process.
-struct HTTPTestClient: Sendable {
-    struct Reply: Sendable {
-        var status: Int
-        var body: String
-    }
-
-    func send(_ url: String, method: String, body: String? = nil, headers: [String: String] = [:]) async throws -> Reply {
-        let client = HarnessClient.shared
-        var all = headers.map { ($0.key, $0.value) }
-        if body != nil { all.append(("Content-Type", "application/json")) }
-        let reply = try await client.send(url, method: method, body: body.map { Array($0.utf8) }, headers: all)
-        return Reply(status: reply.status, body: reply.body)
     }
 }

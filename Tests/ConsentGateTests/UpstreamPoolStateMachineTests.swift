@@ -222,4 +222,32 @@ import Testing
         #expect(machine.request(r(3)) == .init(request: .fail(r(3), UpstreamClientError(.shutDown)), connection: .none))
         #expect(machine.exchangeSucceeded(c(0), reusable: true, now: t0) == .none)
     }
+
+    /// A connection that fails to open after shutdown was already forgotten: no request to fail, no
+    /// new connection for it.
+    @Test func aConnectionFailingAfterShutdownChangesNothing() {
+        var machine = Machine(limit: 2, idleTimeout: .seconds(60))
+        _ = machine.request(r(0))
+        _ = machine.shutdown()
+        #expect(machine.connectionFailed(c(0), UpstreamClientError(.connectFailed)) == .none)
+        #expect(machine.request(r(1)) == .init(request: .fail(r(1), UpstreamClientError(.shutDown)), connection: .none))
+    }
+
+    /// An idle sweep scheduled before shutdown finds nothing left to close and schedules no other.
+    @Test func anIdleSweepAfterShutdownClosesNothing() {
+        var machine = withOneIdleConnection()
+        _ = machine.shutdown()
+        #expect(machine.idleSweep(now: t0 + .seconds(61)) == .init(request: .none, connection: .closeAll([], sweepAt: nil)))
+        #expect(machine.connectionClosed(c(0)) == .none)
+    }
+
+    /// A limit of 0 (or less) is taken as 1: the first request still gets a connection, the second waits.
+    @Test(arguments: [0, -1])
+    func aLimitBelowOneIsOne(limit: Int) {
+        var machine = Machine(limit: limit, idleTimeout: .seconds(60))
+        #expect(machine.request(r(0)) == .init(request: .none, connection: .create(c(0))))
+        #expect(machine.request(r(1)) == .init(request: .none, connection: .none))
+        #expect(machine.connectionMade(c(0), now: t0) == .init(request: .execute(r(0), on: c(0)), connection: .none))
+        #expect(machine.exchangeSucceeded(c(0), reusable: true, now: t0) == .init(request: .execute(r(1), on: c(0)), connection: .none))
+    }
 }

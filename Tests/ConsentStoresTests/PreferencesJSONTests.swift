@@ -3,6 +3,7 @@ import ConsentStores
 import Foundation
 import SegmentWire
 import Testing
+import WireTestSupport
 
 struct PreferencesJSONTests {
     private func prefs(_ pairs: [(String, Bool)]) -> [CategoryPreference] {
@@ -116,18 +117,5 @@ struct PreferencesJSONTests {
             let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Bool]
             #expect(object == Dictionary(decoded.map { ($0.category, $0.granted) }, uniquingKeysWith: { $1 }))
         }
-    }
-}
-
-/// A small deterministic generator, so that failures reproduce.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

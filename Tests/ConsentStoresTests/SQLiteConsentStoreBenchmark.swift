@@ -3,6 +3,7 @@ import ConsentStores
 import Foundation
 import SegmentWire
 import Testing
+import WireTestSupport
 
 /// Timings of the SQLite store, off by default: `CONSENTGATE_STORE_BENCH=1 swift test -c release --filter Benchmark`.
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["CONSENTGATE_STORE_BENCH"] == "1"))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WireTestSupport
 
 @testable import SegmentWire
 
@@ -18,26 +19,13 @@ import Testing
 // - Foundation skips a leading UTF-8 byte-order mark and guesses UTF-16/32 from NUL bytes at the start;
 //   every document here starts with a fixed `{"` prefix, so that class cannot occur.
 
-/// SplitMix64: a tiny, good, seeded generator.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Generates random valid JSON (and corrupts it).
 struct JSONGenerator {
     var rng: SplitMix64
     /// Containers nest at most this deep inside a generated value.
     var maxDepth = 7
 
-    init(seed: UInt64) { rng = SplitMix64(state: seed) }
+    init(seed: UInt64) { rng = SplitMix64(seed: seed) }
 
     mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &rng) }
     mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &rng) < p }

@@ -107,23 +107,25 @@ import Testing
                 var reader = JSONTextReader(bytes: buffer)
                 return Result { () throws(JSONTextReader.Failure) -> Bool in
                     try reader.expect(UInt8(ascii: "\""), "a key")
-                    return try reader.matches(try reader.scanString(), "subject")
+                    let key = try reader.scanString()
+                    return reader.matches(key, "subject")
                 }
             }
             #expect(try result.get() == matches, "\(text)")
         }
     }
 
-    /// Each refusal says where, and never quotes the text (which may be a subject id).
+    /// Each refusal says where (the escape or byte at fault, or the opening quote of an unterminated
+    /// string) in the request path's words, and never quotes the text (which may be a subject id).
     @Test(arguments: [
-        (Array(#""secret"#.utf8), 0, "unterminated string"),
-        (Array(#""secret\u12""#.utf8), 7, "truncated unicode escape"),
-        (Array(#""secret\ud83d""#.utf8), 7, "unpaired surrogate escape"),
-        (Array(#""secret\ude00""#.utf8), 7, "unpaired surrogate escape"),
+        (Array(#""secret"#.utf8), 0, "unterminated string starting"),
+        (Array(#""secret\u12""#.utf8), 7, "invalid \\u escape"),
+        (Array(#""secret\ud83d""#.utf8), 7, "unpaired high surrogate escape"),
+        (Array(#""secret\ude00""#.utf8), 7, "unpaired low surrogate escape"),
         (Array(#""secret\x""#.utf8), 7, "invalid escape"),
-        (Array(#""secret\u00g0""#.utf8), 7, "invalid hex digit in a unicode escape"),
-        (Array("\"secret\u{01}\"".utf8), 7, "unescaped control character in a string"),
-        ([0x22, 0x73, 0xC3, 0x28, 0x22], 0, "invalid UTF-8 in a string"),
+        (Array(#""secret\u00g0""#.utf8), 7, "invalid \\u escape"),
+        (Array("\"secret\u{01}\"".utf8), 7, "unescaped control character in string"),
+        ([0x22, 0x73, 0xC3, 0x28, 0x22], 2, "invalid UTF-8"),
         (Array("secret".utf8), 0, "expected a string"),
     ])
     func refusalsSayWhereAndWhy(_ text: [UInt8], offset: Int, reason: String) {

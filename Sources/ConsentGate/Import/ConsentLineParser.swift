@@ -78,10 +78,10 @@ extension ConsentLineParser {
                     reader.skipWhitespace()
                     try reader.expect(UInt8(ascii: ":"), "expected ':' after a key")
                     reader.skipWhitespace()
-                    if try reader.matches(key, "subject") {
+                    if reader.matches(key, "subject") {
                         guard subject == nil else { throw Failure(offset: keyOffset, reason: "repeated key \"subject\"") }
                         subject = try parseSubject()
-                    } else if try reader.matches(key, "categoryPreferences") {
+                    } else if reader.matches(key, "categoryPreferences") {
                         guard preferences == nil else {
                             throw Failure(offset: keyOffset, reason: "repeated key \"categoryPreferences\"")
                         }

@@ -17,11 +17,11 @@ final class CustomerConsentService: Sendable {
     }
 
     private let state: NIOLockedValueBox<State>
-    private let task: Task<Void, any Error>
+    private let server: ServiceRunner
     let port: Int
 
-    private init(task: Task<Void, any Error>, port: Int, state: NIOLockedValueBox<State>) {
-        self.task = task
+    private init(server: ServiceRunner, port: Int, state: NIOLockedValueBox<State>) {
+        self.server = server
         self.port = port
         self.state = state
     }
@@ -71,14 +71,14 @@ final class CustomerConsentService: Sendable {
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0) },
             logger: Logger(label: "customer-consent-service", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let task = Task { try await app.run() }
+        let server = ServiceRunner([app], logger: Logger(label: "customer-consent-service"))
         var iterator = stream.makeAsyncIterator()
         guard let port = await iterator.next() else { throw CancellationError() }
-        return CustomerConsentService(task: task, port: port, state: state)
+        return CustomerConsentService(server: server, port: port, state: state)
     }
 
+    /// Stops the service gracefully.
     func stop() async {
-        task.cancel()
-        _ = try? await task.value
+        await server.stop()
     }
 }

@@ -6,12 +6,15 @@ import NIOCore
 import NIOHTTP1
 
 /// A gateway running in-process on loopback ports, pointed at a ``SegmentSink``, with a plain
-/// HTTP client to post to it. Stop it with ``stop()``.
+/// HTTP client to post to it. Stop it with ``stop()``: a graceful shutdown, the production order
+/// (listeners first, then the upstream client and the store), and its temporary directory removed.
 final class GatewayHarness: Sendable {
     let sink: SegmentSink
     let addresses: GatewayAddresses
     let configuration: GatewayConfiguration
-    private let task: Task<Void, any Error>
+    private let server: ServiceRunner
+    /// The directory holding the harness's own store and audit log, removed by ``stop()``.
+    private let directory: String
     let client: HTTPClient
 
     /// The admin token every harness uses.
@@ -20,11 +23,12 @@ final class GatewayHarness: Sendable {
     var ingress: String { "http://127.0.0.1:\(addresses.ingressPort)" }
     var admin: String { "http://127.0.0.1:\(addresses.adminPort)" }
 
-    private init(sink: SegmentSink, addresses: GatewayAddresses, configuration: GatewayConfiguration, task: Task<Void, any Error>) {
+    private init(sink: SegmentSink, addresses: GatewayAddresses, configuration: GatewayConfiguration, server: ServiceRunner, directory: String) {
         self.sink = sink
         self.addresses = addresses
         self.configuration = configuration
-        self.task = task
+        self.server = server
+        self.directory = directory
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow, decompression: .disabled))
     }
 
@@ -49,10 +53,22 @@ final class GatewayHarness: Sendable {
         var logger = Logger(label: "consentgate-test")
         logger.logLevel = .warning
         let gateway = Gateway(configuration: configuration, logger: logger)
-        let task = Task { try await gateway.run(handleSignals: false) { continuation.yield($0) } }
+        let server = ServiceRunner(
+            [
+                ClosureService {
+                    defer { continuation.finish() }
+                    try await gateway.run(handleSignals: false) { continuation.yield($0) }
+                }
+            ], logger: logger, grace: nil)
         var iterator = stream.makeAsyncIterator()
-        guard let addresses = await iterator.next() else { throw CancellationError() }
-        return GatewayHarness(sink: sink, addresses: addresses, configuration: configuration, task: task)
+        guard let addresses = await iterator.next() else {
+            // The gateway did not start (a bad setting, a port in use): its error, not a hang.
+            await sink.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+            try await server.value
+            throw CancellationError()
+        }
+        return GatewayHarness(sink: sink, addresses: addresses, configuration: configuration, server: server, directory: directory)
     }
 
     struct Reply: Sendable {
@@ -75,13 +91,7 @@ final class GatewayHarness: Sendable {
     }
 
     func send(_ url: String, body: [UInt8]?, headers: [(String, String)], method: HTTPMethod) async throws -> Reply {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let response = try await client.execute(request, timeout: .seconds(30))
-        let data = try await response.body.collect(upTo: 16 << 20)
-        return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: data))
+        try await client.send(url, body: body, headers: headers, method: method)
     }
 
     /// Stores a subject's truth through the consent API.
@@ -104,11 +114,12 @@ final class GatewayHarness: Sendable {
         }
     }
 
+    /// Stops the client, the gateway (gracefully) and the sink, and removes the harness's directory.
     func stop() async {
         try? await client.shutdown()
-        task.cancel()
-        _ = try? await task.value
+        await server.stop()
         await sink.stop()
+        try? FileManager.default.removeItem(atPath: directory)
     }
 }
 

@@ -69,7 +69,7 @@ final class SegmentSink: Sendable {
         var behavior = Behavior()
         /// Faults for the next requests, first one first.
         var faults: [Fault] = []
-        var server: Task<Void, any Error>?
+        var server: ServiceRunner?
     }
 
     /// How the sink serves: over TLS (the default) or plain HTTP, and how long it keeps an idle
@@ -127,22 +127,22 @@ final class SegmentSink: Sendable {
     }
 
     /// Stops serving (connections are refused) until ``resume()``; what was received is kept.
+    /// A graceful shutdown: answers in flight finish (a delayed one included).
     func stop() async {
-        guard let task = state.withLockedValue({ value -> Task<Void, any Error>? in
+        guard let server = state.withLockedValue({ value -> ServiceRunner? in
             defer { value.server = nil }
             return value.server
         }) else { return }
-        task.cancel()
-        _ = try? await task.value
+        await server.stop()
     }
 
     /// Serves again on the same port, after ``stop()``.
     func resume() async throws {
-        let (task, _) = try await Self.serve(state: state, port: port, options: options)
-        state.withLockedValue { $0.server = task }
+        let (server, _) = try await Self.serve(state: state, port: port, options: options)
+        state.withLockedValue { $0.server = server }
     }
 
-    private static func serve(state: NIOLockedValueBox<State>, port: Int, options: Options) async throws -> (Task<Void, any Error>, Int) {
+    private static func serve(state: NIOLockedValueBox<State>, port: Int, options: Options) async throws -> (ServiceRunner, Int) {
         let router = Router(context: Context.self)
         router.post("**") { request, context -> Response in
             var request = request
@@ -197,20 +197,19 @@ final class SegmentSink: Sendable {
             onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
             logger: Logger(label: "segment-sink")
         )
-        let task = Task {
-            do {
-                try await app.run()
-            } catch {
-                portContinuation.finish()  // e.g. the port could not be bound
-                throw error
-            }
-        }
+        let server = ServiceRunner(
+            [
+                ClosureService {
+                    defer { portContinuation.finish() }  // e.g. the port could not be bound
+                    try await app.run()
+                }
+            ], logger: Logger(label: "segment-sink"))
         var iterator = portStream.makeAsyncIterator()
         guard let bound = await iterator.next() else {
-            _ = try await task.value
+            try await server.value
             throw CancellationError()
         }
-        return (task, bound)
+        return (server, bound)
     }
 }
 

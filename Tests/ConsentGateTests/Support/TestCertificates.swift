@@ -1,7 +1,7 @@
 import Foundation
 
 /// A development CA and a localhost server certificate, made once per test process by the
-/// project's own `certs/make-dev-certs.sh` (real openssl, real TLS).
+/// project's own `certs/make-dev-certs.sh` (real openssl, real TLS), and removed when it exits.
 enum TestCertificates {
     struct Files: Sendable {
         var directory: String
@@ -10,11 +10,15 @@ enum TestCertificates {
         var key: String { directory + "/server-key.pem" }
     }
 
+    /// This process's directory (a C exit handler can name it without capturing anything).
+    private static var directory: String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("consentgate-test-certs-\(getpid())").path
+    }
+
     static let files: Files = {
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("consentgate-test-certs-\(getpid())").path
         let status = TestProcess.run(["/bin/bash", RepositoryPaths.root + "/certs/make-dev-certs.sh", directory])
         precondition(status.exitCode == 0, "certs/make-dev-certs.sh failed: \(status.output)")
+        atexit { try? FileManager.default.removeItem(atPath: TestCertificates.directory) }
         return Files(directory: directory)
     }()
 }
