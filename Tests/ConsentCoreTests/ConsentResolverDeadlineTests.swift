@@ -36,12 +36,13 @@ import Testing
         let store = FakeStore([record("fast", ["Analytics": true])], maxConcurrentLookups: 4)
         let resolver = makeResolver(store)
         _ = await resolver.resolve(subject: "fast")  // cached: answers without the store
-        store.setLatency(.seconds(3))
+        store.setLatency(.seconds(10))
         let pairs = [SubjectPair(userId: "fast", anonymousId: nil)] + (0..<20).map { SubjectPair(userId: "slow-\($0)", anonymousId: "a-\($0)") }
         let started = ContinuousClock.now
         let answers = await resolver.resolve(pairs, within: .milliseconds(200))
         let took = ContinuousClock.now - started
-        #expect(took < .seconds(2), "\(took)")
+        // Waiting for the lookups would take 10 s; the deadline answers at 0.2 s (give a loaded machine room).
+        #expect(took < .seconds(5), "\(took)")
         #expect(answers[0].outcome == .fresh(record("fast", ["Analytics": true])))
         for (index, answer) in answers.enumerated().dropFirst() {
             #expect(answer.outcome == .unavailable)
