@@ -157,6 +157,7 @@ struct ConsentSmugglingTests {
         let (policy, exact) = Self.policies[index]
         let sink = try await SegmentSink.start()
         let gateway = try await Self.gateway(policy: policy, sink: sink)
+        defer { try? FileManager.default.removeItem(atPath: gateway.directory) }
         let client = HarnessClient.shared
         for stamp in Self.batchStamps {
             let context = stamp.map { #","context":\#($0)"# } ?? ""
@@ -203,6 +204,7 @@ struct ConsentSmugglingTests {
     @Test func aBodyTypeAgainstItsRouteIsA400() async throws {
         let sink = try await SegmentSink.start()
         let gateway = try await Self.gateway(policy: "{on_missing_stamp: restamp}", sink: sink)
+        defer { try? FileManager.default.removeItem(atPath: gateway.directory) }
         let reply = try await HarnessClient.shared.send(
             gateway.ingress + "/v1/identify", method: "POST",
             body: #"{"type":"track","event":"e","userId":"alice","context":\#(Self.ownStamps[1].context!)}"#)
@@ -218,6 +220,7 @@ struct ConsentSmugglingTests {
     @Test func restampTakesTheSharedStampOut() async throws {
         let sink = try await SegmentSink.start()
         let gateway = try await Self.gateway(policy: "{on_mismatch: restamp, on_missing_stamp: restamp}", sink: sink)
+        defer { try? FileManager.default.removeItem(atPath: gateway.directory) }
         let body = #"{"context":{"consent":{"categoryPreferences":{"Advertising":true,"Analytics":true}}},"batch":["#
             + #"{"type":"track","event":"e","messageId":"a","userId":"alice","context":\#(Self.ownStamps[1].context!)},"#
             + #"{"type":"track","event":"e","messageId":"b","userId":"bob"}]}"#
