@@ -48,7 +48,7 @@ enum DebuggerPage {
       <h2>Events by verdict and action</h2>
       <table><thead><tr><th>verdict</th><th>action</th><th>events</th></tr></thead><tbody id="totals"></tbody></table>
       <h2>Newest decisions</h2>
-      <table><thead><tr><th>time</th><th>type</th><th>event</th><th>subject (HMAC)</th><th>verdict</th><th>action</th><th>categories</th></tr></thead>
+      <table><thead><tr><th>time</th><th>source</th><th>type</th><th>event</th><th>subject (HMAC)</th><th>verdict</th><th>action</th><th>categories</th></tr></thead>
       <tbody id="decisions"></tbody></table>
     </div>
     <script>
@@ -78,7 +78,7 @@ enum DebuggerPage {
       const decisions = $("decisions"); decisions.replaceChildren();
       for (const d of state.decisions) {
         const row = decisions.insertRow();
-        cell(row, d.time); cell(row, d.event_type || ""); cell(row, d.event || ""); cell(row, d.subject || "");
+        cell(row, d.time); cell(row, d.source || ""); cell(row, d.event_type || ""); cell(row, d.event || ""); cell(row, d.subject || "");
         cell(row, d.verdict, "v-" + d.verdict); cell(row, d.action);
         const cats = d.over.map((c) => c + " ↑").concat(d.under.map((c) => c + " ↓"));
         cell(row, cats.join(", "));

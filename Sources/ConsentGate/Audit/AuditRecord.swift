@@ -7,6 +7,8 @@ struct AuditRecord: Sendable, Hashable {
     /// ISO 8601 time of the decision.
     var time: String
     var requestId: String?
+    /// The name of the request's source (`default` for the top-level settings); never its write key.
+    var source: String
     /// The event's `messageId` (a random id the SDK made, not personal data).
     var messageId: String?
     /// HMAC-SHA256 of the subject the truth was looked up for, hex.
@@ -28,6 +30,7 @@ struct AuditRecord: Sendable, Hashable {
         out.append(contentsOf: #"{"time":"#.utf8)
         JSONString.appendQuoted(time, to: &out)
         field("request_id", requestId, &out)
+        field("source", source, &out)
         field("message_id", messageId, &out)
         field("subject", subject, &out)
         field("event_type", eventType, &out)

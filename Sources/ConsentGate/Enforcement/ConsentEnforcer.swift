@@ -21,7 +21,13 @@ struct Enforcement: Sendable {
 /// Decides, per event, whether it goes upstream as is, corrected, or not at all: resolves the
 /// subject's truth through the cache, compares it with the event's stamp (after merging the batch's
 /// top-level `context`), applies the policy, and audits every event not forwarded unchanged.
+///
+/// There is one per source (each with its own policy); they share the resolver, its cache and store,
+/// the audit log and the decision feed, and name their source on every metric, audit record, feed entry
+/// and warning they make.
 final class ConsentEnforcer: Sendable {
+    /// The source's name (``GatewayConfiguration/Source/defaultName`` for the top-level settings); never a write key.
+    let source: String
     let resolver: ConsentResolver
     let policy: ConsentPolicy
     let maxStaleGrant: Duration
@@ -30,14 +36,18 @@ final class ConsentEnforcer: Sendable {
     let audit: AuditLog?
     let hasher: SubjectHasher
     let metrics: GatewayMetrics
+    /// This source's per-event counters, from ``metrics``.
+    private let counters: SourceCounters
     let feed: DecisionFeed
     private let storeWarning: RateLimitedWarning
     private let auditWarning: RateLimitedWarning
 
     init(
         resolver: ConsentResolver, policy: ConsentPolicy, maxStaleGrant: Duration, requestDeadline: Duration = .seconds(5),
-        audit: AuditLog?, hasher: SubjectHasher, metrics: GatewayMetrics, feed: DecisionFeed, logger: Logger
+        audit: AuditLog?, hasher: SubjectHasher, metrics: GatewayMetrics, feed: DecisionFeed, logger: Logger,
+        source: String = GatewayConfiguration.Source.defaultName
     ) {
+        self.source = source
         self.resolver = resolver
         self.policy = policy
         self.maxStaleGrant = maxStaleGrant
@@ -45,6 +55,7 @@ final class ConsentEnforcer: Sendable {
         self.audit = audit
         self.hasher = hasher
         self.metrics = metrics
+        self.counters = metrics.counters(source: source)
         self.feed = feed
         self.storeWarning = RateLimitedWarning("consent store unavailable: events could not be verified", logger: logger)
         self.auditWarning = RateLimitedWarning("audit log write failed", logger: logger)
@@ -180,7 +191,7 @@ final class ConsentEnforcer: Sendable {
             let records = auditRecords(run.request, notable: run.notable, body: run.body, requestId: run.requestId)
             if !audit.append(records) {
                 metrics.auditWriteFailed()
-                auditWarning.emit(["path": "\(audit.path)"])
+                auditWarning.emit([LogKey.path: "\(audit.path)", LogKey.source: "\(source)"])
             }
         }
         if run.rejected {
@@ -220,12 +231,14 @@ final class ConsentEnforcer: Sendable {
         for event in notable {
             guard let decision = event.decision else { continue }
             if !decision.over.isEmpty || !decision.under.isEmpty, case .mismatch = decision.verdict {
-                metrics.mismatch(over: decision.over, under: decision.under)
+                counters.mismatch(over: decision.over, under: decision.under)
             }
             if decision.verdict == .storeUnavailable { unavailable += 1 }
         }
-        metrics.events(counted)
-        if unavailable > 0 { storeWarning.emit(["store": "\(resolver.store.kind)", "events": "\(unavailable)"]) }
+        counters.events(counted)
+        if unavailable > 0 {
+            storeWarning.emit([LogKey.store: "\(resolver.store.kind)", LogKey.events: "\(unavailable)", LogKey.source: "\(source)"])
+        }
 
         guard shownFrom < counted.count else {
             feed.record([], counted: counted)
@@ -240,6 +253,7 @@ final class ConsentEnforcer: Sendable {
                 let name = event.eventName.map { String(JSONString.decode($0, in: bytes).prefix(64)) }
                 return DecisionFeed.Entry(
                     time: time,
+                    source: source,
                     eventType: event.type?.name,
                     eventName: name,
                     subject: shown.subject,
@@ -302,6 +316,7 @@ final class ConsentEnforcer: Sendable {
                 return AuditRecord(
                     time: time,
                     requestId: requestId,
+                    source: source,
                     messageId: event.messageId.map { JSONString.decode($0, in: bytes) },
                     subject: audited.subject.map(hasher.name(of:)),
                     eventType: event.type?.name,

@@ -29,12 +29,12 @@ extension IngressResponder {
         return OutgoingRequest(body: gzipped, contentEncoding: "gzip")
     }
 
-    /// Forwards to Segment on the request's own event loop and relays the answer, so the SDK retries
-    /// exactly when it should.
-    func forward(_ outgoing: OutgoingRequest, _ accepted: AcceptedRequest, channel: any Channel) async -> Response {
+    /// Forwards to the source's upstream on the request's own event loop and relays the answer, so the
+    /// SDK retries exactly when it should.
+    func forward(_ outgoing: OutgoingRequest, _ source: IngressSources.Entry, _ accepted: AcceptedRequest, channel: any Channel) async -> Response {
         let fields = accepted.fields
         let started = ContinuousClock.now
-        let outcome = await forwarder.forward(
+        let outcome = await source.route.forwarder.forward(
             path: accepted.path,
             headers: ForwardedHeaders(
                 authorization: fields.authorization, contentType: fields.contentType, userAgent: fields.userAgent,
@@ -46,10 +46,12 @@ extension IngressResponder {
         metrics.upstream(statusClass: statusClass, duration: ContinuousClock.now - started)
         feed.upstream(statusClass)
         switch outcome {
-        case .timedOut: upstreamWarning.emit(["reason": "timeout", "request_id": "\(accepted.requestId)"])
-        case .failed(let reason): upstreamWarning.emit(["reason": "\(reason)", "request_id": "\(accepted.requestId)"])
+        case .timedOut:
+            upstreamWarning.emit([LogKey.reason: "timeout", LogKey.requestId: "\(accepted.requestId)", LogKey.source: "\(source.name)"])
+        case .failed(let reason):
+            upstreamWarning.emit([LogKey.reason: "\(reason)", LogKey.requestId: "\(accepted.requestId)", LogKey.source: "\(source.name)"])
         case .replied(let status, _, _, _) where status >= 500:
-            upstreamWarning.emit(["status": "\(status)", "request_id": "\(accepted.requestId)"])
+            upstreamWarning.emit([LogKey.status: "\(status)", LogKey.requestId: "\(accepted.requestId)", LogKey.source: "\(source.name)"])
         default: break
         }
         return UpstreamRelay.response(for: outcome, retryAfterSeconds: settings.retryAfterSeconds, headers: accepted.headers)

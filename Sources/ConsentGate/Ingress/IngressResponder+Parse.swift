@@ -11,7 +11,7 @@ struct ParsedRequest {
     var scanned: ScannedRequest
     /// One per event; `nil` for an invalid event.
     var subjects: [EventSubject?]
-    /// The body's `writeKey`, read only when the gateway has an allowlist.
+    /// The body's `writeKey`, read only when the gateway has an allowlist (``SourceTable/checksWriteKeys``).
     var bodyWriteKey: String?
 }
 
@@ -41,7 +41,7 @@ extension IngressResponder {
             let body = try decode(wire, coding: accepted.coding)
             let (scanned, subjects, bodyWriteKey) = try body.withBytes { (bytes) throws(WireError) in
                 let scanned = try scanner.scan(bytes, route: accepted.route)
-                let key = settings.writeKeys.isEmpty ? nil : scanned.writeKey.map { JSONString.decode($0, in: bytes) }
+                let key = !sources.checksWriteKeys ? nil : scanned.writeKey.map { JSONString.decode($0, in: bytes) }
                 return (scanned, EventSubject.extract(from: scanned, body: bytes), key)
             }
             return ParsedRequest(wire: wire, body: body, scanned: scanned, subjects: subjects, bodyWriteKey: bodyWriteKey)

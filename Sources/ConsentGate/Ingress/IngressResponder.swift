@@ -5,8 +5,8 @@ import NIOCore
 import SegmentWire
 
 /// The one route of the ingress listener: every tracking API path walks ``handle(_:_:channel:)`` once,
-/// left to right, as named steps — accept (route, method, coding, key), read the body, parse, authorize,
-/// enforce, encode, forward and relay. A step that refuses throws an ``IngressRefusal``; ``respond(to:context:)``
+/// left to right, as named steps — accept (route, method, coding, key), read the body, parse, select the
+/// source (the allowlist), enforce its policy, encode, forward to its upstream and relay. A step that refuses throws an ``IngressRefusal``; ``respond(to:context:)``
 /// turns every refusal into its answer in one place.
 struct IngressResponder: HTTPResponder {
     typealias Context = IngressContext
@@ -14,7 +14,6 @@ struct IngressResponder: HTTPResponder {
     struct Settings: Sendable {
         var limits: WireLimits
         var maxBodyBytes: Int
-        var writeKeys: Set<String>
         var cors: CORS
         var retryAfterSeconds: Int
         /// `upstream.gzip_level`: for a gzip body re-encoded after enforcement changed it.
@@ -29,8 +28,8 @@ struct IngressResponder: HTTPResponder {
 
     let settings: Settings
     let scanner: BatchScanner
-    let enforcer: ConsentEnforcer
-    let forwarder: UpstreamForwarder
+    /// Every source's route by write key; the top-level settings for a key in no source.
+    let sources: IngressSources
     let metrics: GatewayMetrics
     let feed: DecisionFeed
     let upstreamWarning: RateLimitedWarning
@@ -38,13 +37,11 @@ struct IngressResponder: HTTPResponder {
     let writeKeys = WriteKey.Memo()
 
     init(
-        settings: Settings, enforcer: ConsentEnforcer, forwarder: UpstreamForwarder, metrics: GatewayMetrics, feed: DecisionFeed,
-        logger: Logger
+        settings: Settings, sources: IngressSources, metrics: GatewayMetrics, feed: DecisionFeed, logger: Logger
     ) {
         self.settings = settings
         self.scanner = BatchScanner(limits: settings.limits)
-        self.enforcer = enforcer
-        self.forwarder = forwarder
+        self.sources = sources
         self.metrics = metrics
         self.feed = feed
         self.upstreamWarning = RateLimitedWarning("upstream exchange failed: clients were told to retry", logger: logger)
@@ -83,10 +80,10 @@ struct IngressResponder: HTTPResponder {
         }
         let wire = try await readBody(request, accepted, channel: channel)
         let parsed = try parse(wire, accepted)
-        try authorize(parsed, accepted)
-        let enforcement = try await enforce(parsed, accepted)
+        let source = try selectSource(parsed, accepted)
+        let enforcement = try await enforce(parsed, source, accepted)
         guard let outgoing = encode(parsed, enforcement, accepted) else { return GatewayResponse.success(headers: accepted.headers) }
-        return await forward(outgoing, accepted, channel: channel)
+        return await forward(outgoing, source, accepted, channel: channel)
     }
 
     /// The one place a refusal becomes a response: counted, with CORS, the request id and its own

@@ -10,6 +10,8 @@ import Synchronization
 final class DecisionFeed: Sendable {
     struct Entry: Sendable, Hashable {
         var time: String
+        /// The name of the request's source (`default` for the top-level settings); never its write key.
+        var source: String
         var eventType: String?
         var eventName: String?
         /// The subject, kept in memory only; the view shows the first 16 hex digits of its HMAC.
@@ -107,6 +109,7 @@ final class DecisionFeed: Sendable {
             if index > 0 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: #"{"time":"#.utf8)
             JSONString.appendQuoted(entry.time, to: &out)
+            optional("source", entry.source, &out)
             optional("event_type", entry.eventType, &out)
             optional("event", entry.eventName, &out)
             optional("subject", entry.subject.map { String(name($0).prefix(16)) }, &out)

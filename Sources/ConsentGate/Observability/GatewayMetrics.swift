@@ -5,7 +5,8 @@ import Synchronization
 
 /// Every metric of the gateway, its handles created once here (the registry traps on conflicting
 /// definitions, so each name is defined in exactly one place). Labels are bounded: routes, status
-/// codes, verdicts, actions and the configured categories; never an id, write key or path parameter.
+/// codes, verdicts, actions, the configured categories and source names; never an id, write key or path
+/// parameter.
 final class GatewayMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
 
@@ -25,9 +26,8 @@ final class GatewayMetrics: Sendable {
     static let bodyBuckets: [Double] = [256, 1024, 4096, 16384, 65536, 131_072, 262_144, 524_288, 1_048_576]
 
     private let requests: [[Counter]]
-    private let events: [[Counter]]
-    private let categories: [String]
-    private let mismatches: [[Counter]]
+    /// The per-event counters of each source, by name (`default` for the top-level settings).
+    private let sources: [String: SourceCounters]
     private let cacheLookups: [Counter]
     private let cacheEntries: Gauge
     private let cacheEvictions: Counter
@@ -41,12 +41,27 @@ final class GatewayMetrics: Sendable {
     /// Cache statistics already exported: counters only move forward by the difference.
     private let exported = Mutex(ConsentCacheStatistics())
 
-    init(
+    /// One source's labels: its name and the categories its policy names (`policy.categories`).
+    struct SourceLabels: Sendable, Hashable {
+        var name: String
+        var categories: [String]
+    }
+
+    /// A gateway without sources: the top-level settings only, under `default`.
+    convenience init(
         categories: [String], build: BuildInfo = BuildInfo(inflater: .preferred),
         registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) {
+        self.init(sources: [SourceLabels(name: GatewayConfiguration.Source.defaultName, categories: categories)], build: build, registry: registry)
+    }
+
+    /// - Parameter sources: every source the gateway serves, the default one included; each gets its own
+    ///   per-event counters under its `source` label, created here once.
+    init(
+        sources: [SourceLabels], build: BuildInfo = BuildInfo(inflater: .preferred),
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    ) {
         self.registry = registry
-        self.categories = categories
         func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
             MetricNameDescriptor(namespace: "consentgate", metricName: metric, unitName: unit, helpText: help)
         }
@@ -54,14 +69,21 @@ final class GatewayMetrics: Sendable {
         requests = Self.routes.map { route in
             Self.statuses.map { registry.makeCounter(descriptor: requestsName, labels: [("route", route), ("status", $0)]) }
         }
-        let eventsName = name("events", unit: "total", "Events by consent verdict and the action taken.")
-        events = Self.verdicts.map { verdict in
-            Self.actions.map { registry.makeCounter(descriptor: eventsName, labels: [("verdict", verdict), ("action", $0)]) }
+        let eventsName = name("events", unit: "total", "Events by source, consent verdict and the action taken.")
+        let mismatchName = name(
+            "consent_mismatch", unit: "total", "Categories a stamp got wrong, by source: over (stamp grants, truth denies) or under.")
+        var counters: [String: SourceCounters] = [:]
+        for source in sources where counters[source.name] == nil {
+            counters[source.name] = SourceCounters(
+                categories: source.categories,
+                events: Self.eventLabels(source: source.name).map { row in
+                    row.map { registry.makeCounter(descriptor: eventsName, labels: $0) }
+                },
+                mismatches: Self.mismatchLabels(source: source.name, categories: source.categories).map { row in
+                    row.map { registry.makeCounter(descriptor: mismatchName, labels: $0) }
+                })
         }
-        let mismatchName = name("consent_mismatch", unit: "total", "Categories a stamp got wrong: over (stamp grants, truth denies) or under.")
-        mismatches = (categories + ["other"]).map { category in
-            ["over", "under"].map { registry.makeCounter(descriptor: mismatchName, labels: [("category", category), ("direction", $0)]) }
-        }
+        self.sources = counters
         let lookupsName = name("cache_lookups", unit: "total", "Consent cache lookups by result.")
         cacheLookups = Self.lookupResults.map { registry.makeCounter(descriptor: lookupsName, labels: [("result", $0)]) }
         cacheEntries = registry.makeGauge(descriptor: name("cache_entries", "Subjects held in the consent cache."))
@@ -100,16 +122,28 @@ final class GatewayMetrics: Sendable {
         (verdict.map(Self.verdictIndex) ?? Self.verdicts.count - 1, Self.actionIndex(action))
     }
 
-    /// Counts a request's events: one increment per (verdict, action) that occurs, not one per event,
-    /// since every increment is an atomic write to a counter both event loops share.
-    func events(_ counted: [(verdict: Int, action: Int)]) {
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: Self.verdicts.count * Self.actions.count) { tally in
-            tally.initialize(repeating: 0)
-            for item in counted { tally[item.verdict * Self.actions.count + item.action] += 1 }
-            for (cell, count) in tally.enumerated() where count > 0 {
-                events[cell / Self.actions.count][cell % Self.actions.count].increment(by: Int64(count))
-            }
+    /// One series' labels, in order.
+    typealias Labels = [(String, String)]
+
+    /// The labels of `consentgate_events_total` for one source, by verdict then action (the indexes of
+    /// ``eventIndexes(verdict:action:)``). Every source has the same label names, in the same order, as
+    /// the registry requires of one metric.
+    static func eventLabels(source: String) -> [[Labels]] {
+        verdicts.map { verdict in actions.map { [("source", source), ("verdict", verdict), ("action", $0)] } }
+    }
+
+    /// The labels of `consentgate_consent_mismatch_total` for one source: its categories and `other`,
+    /// by direction (over, under).
+    static func mismatchLabels(source: String, categories: [String]) -> [[Labels]] {
+        (categories + ["other"]).map { category in
+            ["over", "under"].map { [("source", source), ("category", category), ("direction", $0)] }
         }
+    }
+
+    /// The per-event counters of a source given at start (a programming error otherwise).
+    func counters(source: String) -> SourceCounters {
+        guard let counters = sources[source] else { preconditionFailure("no metric handles for source '\(source)'") }
+        return counters
     }
 
     static func verdictIndex(_ verdict: Verdict) -> Int {
@@ -131,11 +165,6 @@ final class GatewayMetrics: Sendable {
         case .restamp: 2
         case .reject: 3
         }
-    }
-
-    func mismatch(over: [String], under: [String]) {
-        for category in over { mismatches[categoryIndex(category)][0].increment() }
-        for category in under { mismatches[categoryIndex(category)][1].increment() }
     }
 
     func storeLookup(outcome: String, duration: Duration) {
@@ -170,10 +199,6 @@ final class GatewayMetrics: Sendable {
     /// The Prometheus text exposition.
     func exposition() -> [UInt8] { registry.emitToBuffer() }
 
-    private func categoryIndex(_ category: String) -> Int {
-        categories.firstIndex(of: category) ?? categories.count
-    }
-
     private static func statusIndex(_ status: Int) -> Int {
         switch status {
         case 200: 0
@@ -192,5 +217,37 @@ final class GatewayMetrics: Sendable {
         case 500..<600: 13
         default: 14
         }
+    }
+}
+
+/// One source's per-event counters (`consentgate_events_total`, `consentgate_consent_mismatch_total`
+/// under its `source` label), created once at start; its ``ConsentEnforcer`` holds them.
+struct SourceCounters: Sendable {
+    let categories: [String]
+    /// By verdict, then action.
+    let events: [[Counter]]
+    /// By category (the source's, then `other`), then direction (over, under).
+    let mismatches: [[Counter]]
+
+    /// Counts a request's events: one increment per (verdict, action) that occurs, not one per event,
+    /// since every increment is an atomic write to a counter both event loops share.
+    func events(_ counted: [(verdict: Int, action: Int)]) {
+        let actions = GatewayMetrics.actions.count
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: GatewayMetrics.verdicts.count * actions) { tally in
+            tally.initialize(repeating: 0)
+            for item in counted { tally[item.verdict * actions + item.action] += 1 }
+            for (cell, count) in tally.enumerated() where count > 0 {
+                events[cell / actions][cell % actions].increment(by: Int64(count))
+            }
+        }
+    }
+
+    func mismatch(over: [String], under: [String]) {
+        for category in over { mismatches[categoryIndex(category)][0].increment() }
+        for category in under { mismatches[categoryIndex(category)][1].increment() }
+    }
+
+    private func categoryIndex(_ category: String) -> Int {
+        categories.firstIndex(of: category) ?? categories.count
     }
 }

@@ -46,15 +46,19 @@ public struct Gateway: Sendable {
             audit?.close()
             throw error
         }
-        let forwarder: UpstreamForwarder
+        // Every source's effective settings, the top-level ones (`default`) first.
+        let sourceSettings = [configuration.defaultSource] + configuration.sources
+        let forwarders: UpstreamForwarders
         do {
-            forwarder = try UpstreamForwarder(configuration: configuration.upstream)
+            forwarders = try await UpstreamForwarders.open(urls: sourceSettings.map(\.upstreamURL), upstream: configuration.upstream)
         } catch {
             audit?.close()
             await store.close()
             throw error
         }
-        let metrics = GatewayMetrics(categories: configuration.policy.categories, build: BuildInfo(inflater: deflateLibrary))
+        let metrics = GatewayMetrics(
+            sources: sourceSettings.map { GatewayMetrics.SourceLabels(name: $0.name, categories: $0.policy.categories) },
+            build: BuildInfo(inflater: deflateLibrary))
         let feed = DecisionFeed()
         let resolver = ConsentResolver(
             // Aliases rename the store's category ids before the cache; the consent API keeps the store's ids.
@@ -75,11 +79,25 @@ public struct Gateway: Sendable {
         if hasher.isEphemeral, audit != nil {
             logger.warning("audit.hmac_key is empty: subjects in the audit log are hashed with a random key and cannot be matched after a restart")
         }
-        let enforcer = ConsentEnforcer(
-            resolver: resolver, policy: configuration.policy.rules,
-            maxStaleGrant: .seconds(configuration.cache.maxStaleGrantSeconds),
-            requestDeadline: .milliseconds(Int64(configuration.store.requestDeadlineSeconds * 1000)),
-            audit: audit, hasher: hasher, metrics: metrics, feed: feed, logger: logger)
+        // Each source's own policy and upstream; the resolver (cache and store), audit log and feed are shared.
+        let sources: IngressSources
+        do {
+            sources = try IngressSources(configuration) { source in
+                SourceRoute(
+                    enforcer: ConsentEnforcer(
+                        resolver: resolver, policy: source.policy.rules,
+                        maxStaleGrant: .seconds(configuration.cache.maxStaleGrantSeconds),
+                        requestDeadline: .milliseconds(Int64(configuration.store.requestDeadlineSeconds * 1000)),
+                        audit: audit, hasher: hasher, metrics: metrics, feed: feed, logger: logger, source: source.name),
+                    forwarder: forwarders.forwarder(url: source.upstreamURL))
+            }
+        } catch {
+            // Configuration loading already refuses a key in two sources; a hand-built configuration may not.
+            audit?.close()
+            await store.close()
+            await forwarders.shutdown()
+            throw ConfigurationError(key: "sources", "\(error)")
+        }
         let ports = PortCollector { [logger] addresses in
             logger.info(
                 "listening",
@@ -91,7 +109,6 @@ public struct Gateway: Sendable {
             settings: .init(
                 limits: configuration.ingress.limits,
                 maxBodyBytes: configuration.ingress.maxBodyBytes,
-                writeKeys: Set(configuration.allowedWriteKeys),
                 cors: CORS(allowedOrigins: configuration.ingress.corsAllowedOrigins),
                 retryAfterSeconds: configuration.upstream.retryAfterSeconds,
                 gzipLevel: Int32(configuration.upstream.gzipLevel),
@@ -99,8 +116,7 @@ public struct Gateway: Sendable {
                 maxInflightRequests: configuration.ingress.maxInflightRequests,
                 deflateLibrary: deflateLibrary
             ),
-            enforcer: enforcer,
-            forwarder: forwarder,
+            sources: sources,
             metrics: metrics,
             feed: feed,
             logger: logger
@@ -115,7 +131,7 @@ public struct Gateway: Sendable {
             logger: logger
         )
         let readiness = Readiness(checks: [
-            { forwarder.isOpen ? nil : "the upstream client is shut down" },
+            { forwarders.isOpen ? nil : "the upstream client is shut down" },
             {
                 do throws(ConsentStoreError) {
                     try await store.ping()
@@ -147,12 +163,13 @@ public struct Gateway: Sendable {
                 "ingress": "\(configuration.ingress.tls == nil ? "http" : "https")://\(configuration.ingress.host):\(configuration.ingress.port)",
                 "admin": "http://\(configuration.admin.host):\(configuration.admin.port)",
                 "store": "\(configuration.store.kind.rawValue)",
-                "upstream": "\(forwarder.upstreamDescription)",
+                "upstream": "\(forwarders.description)",
+                "sources": "\(sources.allEntries.map(\.name).joined(separator: ","))",
             ])
 
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
-                .init(service: ClosingService { await forwarder.shutdown() }),
+                .init(service: ClosingService { await forwarders.shutdown() }),
                 .init(service: ClosingService {
                     audit?.close()
                     await store.close()
@@ -172,7 +189,7 @@ public struct Gateway: Sendable {
             // Services that never ran (a listener failed to bind) did not close what they hold.
             audit?.close()
             await store.close()
-            await forwarder.shutdown()
+            await forwarders.shutdown()
             throw error
         }
     }

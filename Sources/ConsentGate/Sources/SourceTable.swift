@@ -27,8 +27,11 @@ struct SourceTable<Route: Sendable>: Sendable {
     let defaultEntry: Entry
     /// Every named source, in configuration order.
     let entries: [Entry]
-    private let indexByKey: [String: Int]
-    private let allowlist: Set<String>
+    /// Every allowed write key → its slot in ``allEntries`` (0, the default entry, for a key of
+    /// `ingress.write_keys` only): the allowlist and the selection in one lookup.
+    private let slotByKey: [String: Int]
+    /// Every entry, the default first (what ``slotByKey`` indexes).
+    let allEntries: [Entry]
 
     /// - Parameters:
     ///   - defaultEntry: the top-level settings.
@@ -48,27 +51,38 @@ struct SourceTable<Route: Sendable>: Sendable {
             }
             entries.append(Entry(name: source.name, route: source.route))
         }
+        var slotByKey = Dictionary(extraAllowed.map { ($0, 0) }, uniquingKeysWith: { first, _ in first })
+        for (key, index) in indexByKey { slotByKey[key] = index + 1 }
         self.defaultEntry = defaultEntry
         self.entries = entries
-        self.indexByKey = indexByKey
-        self.allowlist = Set(extraAllowed).union(indexByKey.keys)
+        self.slotByKey = slotByKey
+        self.allEntries = [defaultEntry] + entries
     }
+
+    /// Whether the gateway has an allowlist at all: when it has none, every request takes the default
+    /// entry and its write key need not be read.
+    var checksWriteKeys: Bool { !slotByKey.isEmpty }
 
     /// Whether a request with this write key is let through (`nil`: the request named none).
     func isAllowed(writeKey: String?) -> Bool {
-        guard !allowlist.isEmpty else { return true }
+        guard checksWriteKeys else { return true }
         guard let writeKey else { return false }
-        return allowlist.contains(writeKey)
+        return slotByKey[writeKey] != nil
     }
 
     /// The source of a write key; the default entry for a key in no source or no key at all.
     func select(writeKey: String?) -> Entry {
-        guard let writeKey, let index = indexByKey[writeKey] else { return defaultEntry }
-        return entries[index]
+        guard let writeKey, let slot = slotByKey[writeKey] else { return defaultEntry }
+        return allEntries[slot]
     }
 
-    /// Every entry, the default first: for creating per-source metric handles once.
-    var allEntries: [Entry] { [defaultEntry] + entries }
+    /// The entry of an allowed write key, `nil` for a key not on the allowlist: ``isAllowed(writeKey:)``
+    /// and ``select(writeKey:)`` in one dictionary lookup, for the request path (which asks only when
+    /// ``checksWriteKeys``).
+    func allowedEntry(writeKey: String) -> Entry? {
+        guard let slot = slotByKey[writeKey] else { return nil }
+        return allEntries[slot]
+    }
 }
 
 extension SourceTable {
