@@ -50,6 +50,7 @@ public struct AliasedConsentStore: ConsentStore {
     }
 
     public var kind: String { base.kind }
+    public var maxConcurrentLookups: Int { base.maxConcurrentLookups }
 
     public func lookup(subject: String) async throws(ConsentStoreError) -> ConsentRecord? {
         try await base.lookup(subject: subject).map { (record: ConsentRecord) in aliases.apply(record) }

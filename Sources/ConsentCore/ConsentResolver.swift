@@ -101,20 +101,23 @@ public final class ConsentResolver: Sendable {
     /// A pair not resolved by the deadline is answered ``LookupOutcome/unavailable`` (its verdict is
     /// then `store_unavailable`): one request of many unknown subjects cannot hold its connection for
     /// the sum of their lookups. Lookups already started when the deadline passes finish in the
-    /// background and fill the cache; no new one starts.
+    /// background (within the store's own timeout) and fill the cache; no new one starts.
     /// - Returns: one answer per pair, in order.
     public func resolve(
         _ pairs: [SubjectPair], within deadline: Duration
     ) async -> [(subject: String?, outcome: LookupOutcome)] {
         let gathered = Gathered<(subject: String?, outcome: LookupOutcome)>(count: pairs.count)
         let width = max(1, min(store.maxConcurrentLookups, pairs.count))
-        let workers = Task {
+        Task {
             await withTaskGroup(of: Void.self) { group in
                 // A sliding window: a new lookup starts as one ends, until none is left or time is up.
                 for index in pairs.indices {
                     if index >= width {
                         _ = await group.next()
-                        if Task.isCancelled { break }
+                        // Past the deadline no new lookup starts. Those in flight are not cancelled: they
+                        // end within the store's own timeout and fill the cache (a cancelled lookup would
+                        // count as a store failure, and trip the HTTP store's circuit breaker).
+                        if gathered.isFinished { break }
                     }
                     let pair = pairs[index]
                     group.addTask {
@@ -130,7 +133,6 @@ public final class ConsentResolver: Sendable {
         }
         let answers = await gathered.wait()
         timer.cancel()
-        workers.cancel()
         return pairs.indices.map { answers[$0] ?? Self.unavailable(pairs[$0]) }
     }
 

@@ -25,6 +25,7 @@ public protocol ConsentStore: Sendable {
 }
 
 extension ConsentStore {
+    /// A store that names no bound of its own. A store that wraps another must pass the other's on.
     public var maxConcurrentLookups: Int { 8 }
 }
 

@@ -15,6 +15,9 @@ final class Gathered<Value: Sendable>: Sendable {
         state = Mutex(State(values: Array(repeating: nil, count: count)))
     }
 
+    /// Whether gathering has finished (the work is done, or its deadline passed).
+    var isFinished: Bool { state.withLock { $0.finished } }
+
     /// Records answer `index`, unless gathering has finished.
     func set(_ index: Int, _ value: Value) {
         state.withLock { state in

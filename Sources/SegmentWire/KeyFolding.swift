@@ -87,9 +87,22 @@ public enum KeyFolding {
     /// match to one category either way).
     public static func hasFoldedDuplicate(_ categories: some Collection<String>) -> Bool {
         guard categories.count > 1 else { return false }
+        if categories.count <= 16, categories.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) {
+            // The usual stamp: a handful of ASCII categories, compared pair by pair without allocating.
+            var rest = categories[...]
+            while let first = rest.popFirst() {
+                if rest.contains(where: { equalIgnoringASCIICase(first, $0) }) { return true }
+            }
+            return false
+        }
         var seen = Set<String>(minimumCapacity: categories.count)
         for category in categories where !seen.insert(fold(category)).inserted { return true }
         return false
+    }
+
+    private static func equalIgnoringASCIICase(_ a: String, _ b: String) -> Bool {
+        a.utf8.count == b.utf8.count
+            && a.utf8.elementsEqual(b.utf8) { x, y in (x &- 0x41 < 26 ? x | 0x20 : x) == (y &- 0x41 < 26 ? y | 0x20 : y) }
     }
 
     private static func foldScalar(_ scalar: Unicode.Scalar) -> Unicode.Scalar {

@@ -6,6 +6,7 @@ struct MeasuredConsentStore: ConsentStore {
     let metrics: GatewayMetrics
 
     var kind: String { base.kind }
+    var maxConcurrentLookups: Int { base.maxConcurrentLookups }
 
     func lookup(subject: String) async throws(ConsentStoreError) -> ConsentRecord? {
         let start = ContinuousClock.now
