@@ -34,13 +34,8 @@ struct ConsentAPI: Sendable {
     private func authorized(
         _ request: Request, _ context: BasicRequestContext, _ body: (String) async throws -> Response
     ) async throws -> Response {
-        guard token.isEnabled else {
-            return AdminRouter.error(.forbidden, "consent_api_disabled", "the consent API is disabled: set admin.token to enable it")
-        }
-        guard token.accepts(authorization: request.headers[.authorization]) else {
-            return AdminRouter.error(
-                .unauthorized, "unauthorized", "Authorization: Bearer <admin.token> is required",
-                headers: [.wwwAuthenticate: "Bearer"])
+        if let refusal = token.refusal(for: request, disabled: "the consent API is disabled: set admin.token to enable it") {
+            return refusal
         }
         guard let raw = context.parameters.get("id"), let subject = PercentEncoding.decode(Substring(raw)), !subject.isEmpty else {
             return AdminRouter.error(.badRequest, "invalid_subject", "the subject id in the path is empty or not valid percent-encoded UTF-8")

@@ -25,12 +25,8 @@ struct InvalidationWebhook: Sendable {
     }
 
     private func invalidate(_ request: Request) async throws -> Response {
-        guard token.isEnabled else {
-            return AdminRouter.error(.forbidden, "consent_api_disabled", "the consent API is disabled: set admin.token to enable it")
-        }
-        guard token.accepts(authorization: request.headers[.authorization]) else {
-            return AdminRouter.error(
-                .unauthorized, "unauthorized", "Authorization: Bearer <admin.token> is required", headers: [.wwwAuthenticate: "Bearer"])
+        if let refusal = token.refusal(for: request, disabled: "the consent API is disabled: set admin.token to enable it") {
+            return refusal
         }
         var request = request
         let buffer: ByteBuffer

@@ -46,15 +46,10 @@ struct SignedWebhook: Sendable {
     }
 
     func handle(_ request: Request) async throws -> Response {
-        if signature == nil {
-            guard token.isEnabled else {
-                return AdminRouter.error(
-                    .forbidden, "consent_api_disabled", "this webhook has no signature, so it needs admin.token, which is unset")
-            }
-            guard token.accepts(authorization: request.headers[.authorization]) else {
-                return AdminRouter.error(
-                    .unauthorized, "unauthorized", "Authorization: Bearer <admin.token> is required", headers: [.wwwAuthenticate: "Bearer"])
-            }
+        if signature == nil,
+            let refusal = token.refusal(for: request, disabled: "this webhook has no signature, so it needs admin.token, which is unset")
+        {
+            return refusal
         }
         var request = request
         let buffer: ByteBuffer
