@@ -216,8 +216,9 @@ struct ConsentPath {
     var context: ObjectRef
     var consent: ObjectRef?
     var stamp: ConsentStamp?
-    /// The bytes that take the `categoryPreferences` member out of `consent` (see ``RequestScanner``'s `memberRange`).
-    var stampMember: Range<Int>?
+    /// Where the `categoryPreferences` member's key starts, so that the batch's shared stamp can be cut
+    /// out of the envelope (``RequestScanner``'s `memberRange`, computed for the envelope only).
+    var stampKeyStart: Int?
     var defect: EventDefect?
 
     mutating func flag(_ defect: EventDefect) {
@@ -500,7 +501,9 @@ struct RequestScanner {
                         deferBatchError("the top-level context.consent.categoryPreferences is malformed (\(defect.rawValue))")
                     } else {
                         request.sharedStamp = path.stamp
-                        request.sharedStampMember = path.stamp == nil ? nil : path.stampMember
+                        request.sharedStampMember = path.stamp.flatMap { stamp in
+                            path.stampKeyStart.map { memberRange(keyStart: $0, valueEnd: stamp.range.upperBound) }
+                        }
                     }
                 case .writeKey:
                     request.writeKey = try readString(depth: 1)
@@ -710,7 +713,7 @@ struct RequestScanner {
                 }
                 let (stamp, defect) = try scanPreferences(depth: depth + 1)
                 path.stamp = stamp
-                path.stampMember = memberRange(keyStart: keyStart, valueEnd: cursor.pos)
+                path.stampKeyStart = keyStart
                 if let defect { path.flag(defect) }
             } while try nextMember()
         }

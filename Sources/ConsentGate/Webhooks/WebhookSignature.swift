@@ -1,3 +1,4 @@
+import ConsentStores
 import Crypto
 import FoundationEssentials
 
@@ -71,22 +72,14 @@ struct WebhookSignature: Sendable {
             bytes.reserveCapacity(digits.count / 2)
             var index = 0
             while index < digits.count {
-                guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
+                guard let high = PercentEncoding.hexValue(digits[index]), let low = PercentEncoding.hexValue(digits[index + 1])
+                else { return nil }
                 bytes.append(high << 4 | low)
                 index += 2
             }
             return bytes
         case .base64:
             return Data(base64Encoded: String(text)).map(Array.init)
-        }
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
         }
     }
 }
