@@ -39,6 +39,8 @@ let package = Package(
         .target(name: "SegmentWire", dependencies: ["CZlib"]),
         // Consent semantics: records, verdicts, policy, the cache state machine. Pure, no I/O.
         .target(name: "ConsentCore", dependencies: ["SegmentWire", "CPrefetch"]),
+        // The visitor's address: IP parsing, trusted proxies and forwarding headers, where `context.ip` goes. Pure, no I/O.
+        .target(name: "ClientAddress", dependencies: ["SegmentWire"]),
         // Stores of record: SQLite (embedded default), PostgreSQL (many replicas), HTTP (a customer's service).
         .target(
             name: "ConsentStores",
@@ -57,7 +59,7 @@ let package = Package(
         .target(
             name: "ConsentGate",
             dependencies: [
-                "SegmentWire", "ConsentCore", "ConsentStores",
+                "SegmentWire", "ConsentCore", "ConsentStores", "ClientAddress",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -102,6 +104,7 @@ let package = Package(
         .target(name: "WireTestSupport", dependencies: ["CZlib"], path: "Tests/WireTestSupport"),
         .testTarget(name: "SegmentWireTests", dependencies: ["SegmentWire", "WireTestSupport"]),
         .testTarget(name: "ConsentCoreTests", dependencies: ["ConsentCore", "WireTestSupport"]),
+        .testTarget(name: "ClientAddressTests", dependencies: ["ClientAddress", "SegmentWire"]),
         .testTarget(
             name: "ConsentStoresTests",
             dependencies: [
@@ -116,7 +119,7 @@ let package = Package(
         .testTarget(
             name: "ConsentGateTests",
             dependencies: [
-                "ConsentGate", "SegmentWire", "ConsentCore", "ConsentStores", "PostgresTestSupport", "WireTestSupport",
+                "ConsentGate", "SegmentWire", "ConsentCore", "ConsentStores", "ClientAddress", "PostgresTestSupport", "WireTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

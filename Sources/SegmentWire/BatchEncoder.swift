@@ -16,6 +16,17 @@ public enum BatchEncoder {
         case restamp([CategoryPreference])
     }
 
+    /// What to do with one event's `context.ip` (the client's address, ``ScannedEvent/address``).
+    public enum AddressEdit: Sendable, Hashable {
+        /// Leave it as it is (or absent).
+        case keep
+        /// Set it to this address: the value is replaced when the event has one, else the member is
+        /// added to the event's `context` (created when absent).
+        case set(String)
+        /// Remove the member.
+        case remove
+    }
+
     /// Re-encodes `body` with one edit per event of `request`.
     ///
     /// - Parameters:
@@ -23,20 +34,26 @@ public enum BatchEncoder {
     ///   - request: the scan of `body`.
     ///   - edits: one edit per event, in order. Invalid events (``ScannedEvent/defect`` set) must be
     ///     given `.drop`; an event without an edit is dropped.
-    /// - Returns: the new body, or `nil` when no event is left (or `request` does not describe a
-    ///   batch array inside `body`).
     ///   - removeSharedStamp: take the batch's top-level `context.consent.categoryPreferences` out of the
     ///     envelope (``ScannedRequest/sharedStampMember``); every other envelope byte is kept.
+    ///   - addresses: one address edit per event, in order; empty (or short) means `.keep` for the rest.
+    ///   - envelopeAddress: what to do with a batch's top-level `context.ip` (``ScannedRequest/address``),
+    ///     which is replaced or removed, never added.
+    /// - Returns: the new body, or `nil` when no event is left (or `request` does not describe a
+    ///   batch array inside `body`).
     public static func encode(
-        body: UnsafeRawBufferPointer, request: ScannedRequest, edits: [EventEdit], removeSharedStamp: Bool = false
+        body: UnsafeRawBufferPointer, request: ScannedRequest, edits: [EventEdit], removeSharedStamp: Bool = false,
+        addresses: [AddressEdit] = [], envelopeAddress: AddressEdit = .keep
     ) -> [UInt8]? {
         func edit(_ index: Int) -> EventEdit { index < edits.count ? edits[index] : .drop }
+        func address(_ index: Int) -> AddressEdit { index < addresses.count ? addresses[index] : .keep }
         guard request.events.allSatisfy({ $0.range.lowerBound >= 0 && $0.range.upperBound <= body.count }) else {
             return nil
         }
         var extra = 0
         for index in request.events.indices {
             if case .restamp(let preferences) = edit(index) { extra += stampSizeBound(preferences) }
+            if case .set(let text) = address(index) { extra += text.utf8.count * 6 + 24 }
         }
 
         switch request.route {
@@ -47,27 +64,28 @@ public enum BatchEncoder {
             var out: [UInt8] = []
             out.reserveCapacity(body.count + extra)
             append(body, 0..<event.range.lowerBound, to: &out)
-            appendEvent(event, eventEdit, body: body, to: &out)
+            appendEvent(event, eventEdit, address(0), body: body, to: &out)
             append(body, event.range.upperBound..<body.count, to: &out)
             return out
 
         case .batch:
             guard let array = request.batchArray, array.count >= 2, array.lowerBound >= 0, array.upperBound <= body.count
             else { return nil }
-            let cut = removeSharedStamp ? request.sharedStampMember : nil
+            let envelope = EnvelopePatch(request, removeSharedStamp: removeSharedStamp, address: envelopeAddress)
+            if case .set(let text) = envelopeAddress { extra += text.utf8.count * 6 }
             var out: [UInt8] = []
             out.reserveCapacity(body.count + extra)
-            append(body, 0..<(array.lowerBound + 1), cutting: cut, to: &out)
+            envelope.append(body, 0..<(array.lowerBound + 1), to: &out)
             var kept = 0
             for (index, event) in request.events.enumerated() {
                 let eventEdit = edit(index)
                 if eventEdit == .drop { continue }
                 if kept > 0 { out.append(UInt8(ascii: ",")) }
-                appendEvent(event, eventEdit, body: body, to: &out)
+                appendEvent(event, eventEdit, address(index), body: body, to: &out)
                 kept += 1
             }
             guard kept > 0 else { return nil }
-            append(body, (array.upperBound - 1)..<body.count, cutting: cut, to: &out)
+            envelope.append(body, (array.upperBound - 1)..<body.count, to: &out)
             return out
         }
     }
@@ -92,62 +110,185 @@ public enum BatchEncoder {
         return (isolated, true)
     }
 
-    /// Appends one event with its edit applied.
-    private static func appendEvent(_ event: ScannedEvent, _ edit: EventEdit, body: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        guard case .restamp(let preferences) = edit,
-            event.range.count >= 2, body[event.range.lowerBound] == UInt8(ascii: "{")
+    /// Appends one event with its edits applied.
+    private static func appendEvent(
+        _ event: ScannedEvent, _ edit: EventEdit, _ address: AddressEdit, body: UnsafeRawBufferPointer, to out: inout [UInt8]
+    ) {
+        var restamp: [CategoryPreference]?
+        if case .restamp(let preferences) = edit { restamp = preferences }
+        guard restamp != nil || address != .keep, event.range.count >= 2, body[event.range.lowerBound] == UInt8(ascii: "{")
         else {
             append(body, event.range, to: &out)
             return
         }
-        let splice = Splice(event, body: body)
-        append(body, event.range.lowerBound..<splice.range.lowerBound, to: &out)
-        splice.write(preferences, to: &out)
-        append(body, splice.range.upperBound..<event.range.upperBound, to: &out)
+        let patch = EventPatch(event, restamp: restamp, address: address, body: body)
+        patch.splices.append(body, event.range, to: &out)
     }
 
-    /// Where a restamp goes in an event: the event's own `categoryPreferences` is replaced; else the stamp
-    /// is inserted right after the `{` of the innermost of `consent`, `context` or the event that exists.
-    private struct Splice {
-        enum Into {
-            case stamp, consent, context, event
+    /// One change to a run of bytes: `range` is replaced by `content` (an insertion when empty).
+    struct Splice {
+        enum Content {
+            /// A new `categoryPreferences` object in place of the old one.
+            case stamp([CategoryPreference])
+            /// A new address string in place of the old value.
+            case address(String)
+            /// Nothing: the range is cut.
+            case cut
+            /// `"categoryPreferences":{…}` into a `consent` object.
+            case consentMember([CategoryPreference], comma: Bool)
+            /// `"ip":"…"` and/or `"consent":{"categoryPreferences":{…}}` into a `context` object.
+            case contextMembers(address: String?, stamp: [CategoryPreference]?, comma: Bool)
+            /// `"context":{…}` holding those members into an event object.
+            case context(address: String?, stamp: [CategoryPreference]?, comma: Bool)
         }
 
-        /// The bytes replaced (empty for an insertion).
         var range: Range<Int>
-        var into: Into
-        /// Whether the object inserted into has members, so the insertion needs a comma after it.
-        var comma: Bool
+        var content: Content
 
-        init(_ event: ScannedEvent, body: UnsafeRawBufferPointer) {
-            if let stamp = event.stamp {
-                (range, into, comma) = (stamp.range, .stamp, false)
-            } else if let consent = event.consent {
-                let at = consent.range.lowerBound + 1
-                (range, into, comma) = (at..<at, .consent, !consent.isEmpty)
-            } else if let context = event.context {
+        func write(to out: inout [UInt8]) {
+            switch content {
+            case .stamp(let preferences):
+                appendStamp(preferences, to: &out)
+            case .address(let text):
+                JSONString.appendQuoted(text, to: &out)
+            case .cut:
+                break
+            case .consentMember(let preferences, let comma):
+                appendLiteral("\"categoryPreferences\":", to: &out)
+                appendStamp(preferences, to: &out)
+                if comma { out.append(UInt8(ascii: ",")) }
+            case .contextMembers(let address, let stamp, let comma):
+                appendContextMembers(address: address, stamp: stamp, to: &out)
+                if comma { out.append(UInt8(ascii: ",")) }
+            case .context(let address, let stamp, let comma):
+                appendLiteral("\"context\":{", to: &out)
+                appendContextMembers(address: address, stamp: stamp, to: &out)
+                out.append(UInt8(ascii: "}"))
+                if comma { out.append(UInt8(ascii: ",")) }
+            }
+        }
+
+        private func appendContextMembers(address: String?, stamp: [CategoryPreference]?, to out: inout [UInt8]) {
+            if let address {
+                appendLiteral("\"ip\":", to: &out)
+                JSONString.appendQuoted(address, to: &out)
+                if stamp != nil { out.append(UInt8(ascii: ",")) }
+            }
+            if let stamp {
+                appendLiteral("\"consent\":{\"categoryPreferences\":", to: &out)
+                appendStamp(stamp, to: &out)
+                out.append(UInt8(ascii: "}"))
+            }
+        }
+    }
+
+    /// At most two splices, in order (an insertion before a cut that starts at the same byte), without
+    /// an allocation: an event has at most one near its stamp and one near its address.
+    struct Splices {
+        private var first: Splice?
+        private var second: Splice?
+
+        mutating func add(_ splice: Splice?) {
+            guard let splice else { return }
+            guard let existing = first else {
+                first = splice
+                return
+            }
+            let before =
+                splice.range.lowerBound < existing.range.lowerBound
+                || (splice.range.lowerBound == existing.range.lowerBound && splice.range.isEmpty)
+            (first, second) = before ? (splice, existing) : (existing, splice)
+        }
+
+        /// Appends `range` of `body` with the splices that lie inside it applied.
+        func append(_ body: UnsafeRawBufferPointer, _ range: Range<Int>, to out: inout [UInt8]) {
+            var at = range.lowerBound
+            func apply(_ splice: Splice?) {
+                guard let splice, splice.range.lowerBound >= at, splice.range.lowerBound >= range.lowerBound,
+                    splice.range.upperBound <= range.upperBound
+                else { return }
+                BatchEncoder.append(body, at..<splice.range.lowerBound, to: &out)
+                splice.write(to: &out)
+                at = splice.range.upperBound
+            }
+            apply(first)
+            apply(second)
+            BatchEncoder.append(body, at..<range.upperBound, to: &out)
+        }
+    }
+
+    /// Where an event's edits go. A restamp replaces the event's own `categoryPreferences`, else is
+    /// inserted right after the `{` of the innermost of `consent`, `context` or the event that exists;
+    /// an address replaces the value of `context.ip`, else is inserted into `context` (created when
+    /// absent); a removal cuts the `ip` member.
+    private struct EventPatch {
+        var splices = Splices()
+
+        init(_ event: ScannedEvent, restamp: [CategoryPreference]?, address edit: AddressEdit, body: UnsafeRawBufferPointer) {
+            var contextStamp: [CategoryPreference]?
+            var contextAddress: String?
+            if let restamp {
+                if let stamp = event.stamp {
+                    splices.add(Splice(range: stamp.range, content: .stamp(restamp)))
+                } else if let consent = event.consent {
+                    let at = consent.range.lowerBound + 1
+                    splices.add(Splice(range: at..<at, content: .consentMember(restamp, comma: !consent.isEmpty)))
+                } else {
+                    contextStamp = restamp
+                }
+            }
+            var removesOnlyMember = false
+            switch edit {
+            case .keep:
+                break
+            case .set(let text):
+                if let member = event.address {
+                    splices.add(Splice(range: member.value, content: .address(text)))
+                } else {
+                    contextAddress = text
+                }
+            case .remove:
+                if let member = event.address {
+                    splices.add(Splice(range: member.member, content: .cut))
+                    if let context = event.context {
+                        removesOnlyMember =
+                            isBlank(body, (context.range.lowerBound + 1)..<member.member.lowerBound)
+                            && isBlank(body, member.member.upperBound..<(context.range.upperBound - 1))
+                    }
+                }
+            }
+            guard contextStamp != nil || contextAddress != nil else { return }
+            if let context = event.context {
                 let at = context.range.lowerBound + 1
-                (range, into, comma) = (at..<at, .context, !context.isEmpty)
+                let comma = !context.isEmpty && !removesOnlyMember
+                splices.add(Splice(range: at..<at, content: .contextMembers(address: contextAddress, stamp: contextStamp, comma: comma)))
             } else {
                 let at = event.range.lowerBound + 1
-                (range, into, comma) = (at..<at, .event, !isBlank(body, at..<(event.range.upperBound - 1)))
+                let comma = !isBlank(body, at..<(event.range.upperBound - 1))
+                splices.add(Splice(range: at..<at, content: .context(address: contextAddress, stamp: contextStamp, comma: comma)))
+            }
+        }
+    }
+
+    /// A batch envelope's edits: the shared stamp's member cut, the top-level `context.ip` replaced or cut.
+    private struct EnvelopePatch {
+        var splices = Splices()
+
+        init(_ request: ScannedRequest, removeSharedStamp: Bool, address: AddressEdit) {
+            if removeSharedStamp, let member = request.sharedStampMember {
+                splices.add(Splice(range: member, content: .cut))
+            }
+            guard let member = request.address else { return }
+            switch address {
+            case .keep: break
+            case .set(let text): splices.add(Splice(range: member.value, content: .address(text)))
+            // The shared stamp's member lies in `consent`, this one in `context`: their commas differ.
+            case .remove: splices.add(Splice(range: member.member, content: .cut))
             }
         }
 
-        func write(_ preferences: [CategoryPreference], to out: inout [UInt8]) {
-            switch into {
-            case .stamp: break
-            case .consent: appendLiteral("\"categoryPreferences\":", to: &out)
-            case .context: appendLiteral("\"consent\":{\"categoryPreferences\":", to: &out)
-            case .event: appendLiteral("\"context\":{\"consent\":{\"categoryPreferences\":", to: &out)
-            }
-            appendStamp(preferences, to: &out)
-            switch into {
-            case .stamp, .consent: break
-            case .context: out.append(UInt8(ascii: "}"))
-            case .event: appendLiteral("}}", to: &out)
-            }
-            if comma { out.append(UInt8(ascii: ",")) }
+        func append(_ body: UnsafeRawBufferPointer, _ range: Range<Int>, to out: inout [UInt8]) {
+            splices.append(body, range, to: &out)
         }
     }
 
@@ -168,23 +309,16 @@ public enum BatchEncoder {
         preferences.reduce(64) { $0 + $1.category.utf8.count * 6 + 9 }
     }
 
-    private static func appendLiteral(_ literal: StaticString, to out: inout [UInt8]) {
+    fileprivate static func appendLiteral(_ literal: StaticString, to out: inout [UInt8]) {
         out.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 
-    /// Appends `range` of `body` without the bytes of `cut` that lie inside it.
-    private static func append(_ body: UnsafeRawBufferPointer, _ range: Range<Int>, cutting cut: Range<Int>?, to out: inout [UInt8]) {
-        guard let cut, cut.overlaps(range) else { return append(body, range, to: &out) }
-        append(body, range.lowerBound..<max(range.lowerBound, cut.lowerBound), to: &out)
-        append(body, min(range.upperBound, cut.upperBound)..<range.upperBound, to: &out)
-    }
-
-    private static func append(_ body: UnsafeRawBufferPointer, _ range: Range<Int>, to out: inout [UInt8]) {
+    fileprivate static func append(_ body: UnsafeRawBufferPointer, _ range: Range<Int>, to out: inout [UInt8]) {
         guard !range.isEmpty else { return }
         out.append(contentsOf: UnsafeRawBufferPointer(rebasing: body[range]))
     }
 
-    private static func isBlank(_ body: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
+    fileprivate static func isBlank(_ body: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
         body[range].allSatisfy { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
     }
 }

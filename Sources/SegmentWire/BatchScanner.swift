@@ -92,6 +92,8 @@ public struct BatchScanner: Sendable {
 enum MemberKey: UInt8 {
     case other, type, userId, anonymousId, previousId, groupId, messageId, event, context, consent
     case categoryPreferences, batch, writeKey, sentAt, integrations
+    /// Inside a `context`: the client's address and the sending library (whose `name` is read).
+    case ip, library, name
 
     var bit: UInt32 { 1 << UInt32(rawValue) }
     var name: String { "\(self)" }
@@ -118,6 +120,9 @@ enum MemberKey: UInt8 {
         case .writeKey: "writeKey"
         case .sentAt: "sentAt"
         case .integrations: "integrations"
+        case .ip: "ip"
+        case .library: "library"
+        case .name: "name"
         }
     }
 
@@ -128,10 +133,14 @@ enum MemberKey: UInt8 {
         func matches(_ name: StaticString) -> Bool { KeyFolding.equalIgnoringCase(p, name) }
         let key: MemberKey
         switch count {
-        case 4: key = matches("type") ? .type : .other
+        case 2: key = matches("ip") ? .ip : .other
+        case 4: key = matches("type") ? .type : matches("name") ? .name : .other
         case 5: key = matches("event") ? .event : matches("batch") ? .batch : .other
         case 6: key = matches("userId") ? .userId : matches("sentAt") ? .sentAt : .other
-        case 7: key = matches("context") ? .context : matches("consent") ? .consent : matches("groupId") ? .groupId : .other
+        case 7:
+            key =
+                matches("context") ? .context : matches("consent") ? .consent : matches("groupId") ? .groupId
+                : matches("library") ? .library : .other
         case 8: key = matches("writeKey") ? .writeKey : .other
         case 9: key = matches("messageId") ? .messageId : .other
         case 10: key = matches("previousId") ? .previousId : .other
@@ -211,11 +220,14 @@ struct CachedStamp {
     var entries: Range<Int>
 }
 
-/// What a `context` object holds on the consent path.
+/// What a `context` object holds that consentgate reads: the consent path, the client's address and
+/// the sending library's name.
 struct ConsentPath {
     var context: ObjectRef
     var consent: ObjectRef?
     var stamp: ConsentStamp?
+    var address: AddressMember?
+    var libraryName: ValueRef?
     /// Where the `categoryPreferences` member's key starts, so that the batch's shared stamp can be cut
     /// out of the envelope (``RequestScanner``'s `memberRange`, computed for the envelope only).
     var stampKeyStart: Int?
@@ -497,6 +509,8 @@ struct RequestScanner {
                     }
                     let path = try scanContext(depth: 1)
                     request.context = path.context
+                    request.address = path.address
+                    request.libraryName = path.libraryName
                     if let defect = path.defect {
                         deferBatchError("the top-level context.consent.categoryPreferences is malformed (\(defect.rawValue))")
                     } else {
@@ -614,6 +628,8 @@ struct RequestScanner {
                     event.context = path.context
                     event.consent = path.consent
                     event.stamp = path.stamp
+                    event.address = path.address
+                    event.libraryName = path.libraryName
                     if let defect = path.defect { event.flag(defect) }
                 case .writeKey: request.writeKey = try readString(depth: inner)
                 case .sentAt: request.sentAt = try readString(depth: inner)
@@ -653,7 +669,8 @@ struct RequestScanner {
 
     // MARK: Consent path
 
-    /// The `context` object at the cursor and, inside it, `consent.categoryPreferences`.
+    /// The `context` object at the cursor and, inside it, `consent.categoryPreferences`, `ip` and
+    /// `library.name`.
     private mutating func scanContext(depth: Int) throws(WireError) -> ConsentPath {
         let start = cursor.pos
         var path = ConsentPath(context: ObjectRef(range: start..<start, isEmpty: true))
@@ -661,28 +678,69 @@ struct RequestScanner {
         if try openObject(depth: depth) {
             path.context.isEmpty = false
             repeat {
+                let keyStart = cursor.pos
                 let (key, folded) = try readKey()
-                guard key == .consent, !folded else {
-                    if key == .consent { path.flag(.ambiguousKey) }
+                switch key {
+                case .consent:
+                    guard !folded else {
+                        path.flag(.ambiguousKey)
+                        try cursor.skipValue(depth: depth + 1)
+                        continue
+                    }
+                    guard !seenConsent else {
+                        path.flag(.duplicateKey)
+                        try cursor.skipValue(depth: depth + 1)
+                        continue
+                    }
+                    seenConsent = true
+                    guard current == UInt8(ascii: "{") else {
+                        path.flag(.invalidConsentStamp)
+                        try cursor.skipValue(depth: depth + 1)
+                        continue
+                    }
+                    try scanConsent(depth: depth + 1, into: &path)
+                case .ip:
+                    try scanAddress(keyStart: keyStart, folded: folded, depth: depth + 1, into: &path)
+                case .library where !folded && path.libraryName == nil && current == UInt8(ascii: "{"):
+                    path.libraryName = try scanLibrary(depth: depth + 1)
+                default:
                     try cursor.skipValue(depth: depth + 1)
-                    continue
                 }
-                guard !seenConsent else {
-                    path.flag(.duplicateKey)
-                    try cursor.skipValue(depth: depth + 1)
-                    continue
-                }
-                seenConsent = true
-                guard current == UInt8(ascii: "{") else {
-                    path.flag(.invalidConsentStamp)
-                    try cursor.skipValue(depth: depth + 1)
-                    continue
-                }
-                try scanConsent(depth: depth + 1, into: &path)
             } while try nextMember()
         }
         path.context.range = start..<cursor.pos
         return path
+    }
+
+    /// A `context.ip` member at the cursor (its value, whatever its type). A second one, or a spelling
+    /// that is `ip` only to a receiver that folds case (`IP`), makes the address ambiguous.
+    private mutating func scanAddress(keyStart: Int, folded: Bool, depth: Int, into path: inout ConsentPath) throws(WireError) {
+        let valueStart = cursor.pos
+        let isString = current == UInt8(ascii: "\"")
+        try cursor.skipValue(depth: depth)
+        if path.address == nil {
+            path.address = AddressMember(
+                member: memberRange(keyStart: keyStart, valueEnd: cursor.pos), value: valueStart..<cursor.pos, isString: isString)
+            path.address?.ambiguous = folded
+        } else {
+            path.address?.ambiguous = true
+        }
+    }
+
+    /// The `library` object at the cursor: its `name` when that is a string.
+    private mutating func scanLibrary(depth: Int) throws(WireError) -> ValueRef? {
+        var name: ValueRef?
+        if try openObject(depth: depth) {
+            repeat {
+                let (key, folded) = try readKey()
+                if key == .name, !folded, name == nil {
+                    name = try readString(depth: depth + 1)
+                } else {
+                    try cursor.skipValue(depth: depth + 1)
+                }
+            } while try nextMember()
+        }
+        return name
     }
 
     /// The `consent` object at the cursor.

@@ -57,6 +57,25 @@ public struct ConsentStamp: Sendable, Hashable {
     }
 }
 
+/// A `context.ip` member: where it is, so that it can be truncated or removed.
+public struct AddressMember: Sendable, Hashable {
+    /// The bytes that remove the member from its `context` and leave valid JSON (with one comma).
+    public var member: Range<Int>
+    /// The value's bytes (a string's quotes included).
+    public var value: Range<Int>
+    /// Whether the value is a string (an address); any other value is no address a receiver can use.
+    public var isString: Bool
+    /// The `context` holds a second `ip` member, or one spelled `IP`/`Ip`: receivers that fold case or
+    /// keep the first or the last would read different addresses.
+    public var ambiguous = false
+
+    public init(member: Range<Int>, value: Range<Int>, isString: Bool) {
+        self.member = member
+        self.value = value
+        self.isString = isString
+    }
+}
+
 /// Why one event is not valid per Segment's spec. In a batch, an invalid event is dropped and counted
 /// while the rest of the batch goes on; on a single-event route it refuses the request.
 public enum EventDefect: String, Sendable, Hashable, CaseIterable {
@@ -105,6 +124,10 @@ public struct ScannedEvent: Sendable, Hashable {
     public var consent: ObjectRef?
     /// The event's own `context.consent.categoryPreferences`.
     public var stamp: ConsentStamp?
+    /// The event's own `context.ip`.
+    public var address: AddressMember?
+    /// The event's own `context.library.name` (a string): which library sent it.
+    public var libraryName: ValueRef?
     /// `nil` when the event is valid.
     public var defect: EventDefect?
 
@@ -129,6 +152,10 @@ public struct ScannedRequest: Sendable, Hashable {
     /// Batch route: the bytes that remove the shared stamp's member (with one comma) from the
     /// top-level `context.consent`, leaving valid JSON.
     public var sharedStampMember: Range<Int>?
+    /// Batch route: the top-level `context.ip` (Segment merges it into every item).
+    public var address: AddressMember?
+    /// Batch route: the top-level `context.library.name`.
+    public var libraryName: ValueRef?
     /// The top-level `writeKey` (on a single-event route, the event's own).
     public var writeKey: ValueRef?
     /// The top-level `sentAt`.

@@ -29,6 +29,9 @@ extension GatewayConfiguration {
         lines.append("  max_connections: \(ingress.maxConnections)")
         lines.append("  max_inflight_requests: \(ingress.maxInflightRequests)")
         lines.append("  inflater: \(ingress.inflater.rawValue)")
+        lines.append("  trusted_proxies: \(list(ingress.trustedProxies.map(\.description)))")
+        lines.append("  client_ip:")
+        lines.append("    fill: \(ingress.clientIPFill.rawValue)")
         lines.append("upstream:")
         lines.append("  url: \(quoted(upstream.url))")
         lines.append("  ca_file: \(quoted(upstream.caFile))")
@@ -95,6 +98,8 @@ extension GatewayConfiguration {
         lines.append("  format: \(log.format.rawValue)")
         lines.append("shutdown:")
         lines.append("  grace_seconds: \(shutdown.graceSeconds)")
+        lines.append("privacy:")
+        lines.append("  ip: \(privacy.ip.rawValue)")
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -1,3 +1,4 @@
+import ClientAddress
 public import Configuration
 import ConsentStores
 import FoundationEssentials
@@ -66,6 +67,14 @@ extension GatewayConfiguration {
         config.ingress.maxInflightRequests = try values.int(
             "ingress.max_inflight_requests", default: config.ingress.maxInflightRequests, in: 1...1_000_000)
         config.ingress.inflater = try values.choice("ingress.inflater", default: config.ingress.inflater)
+        config.ingress.trustedProxies = try values.strings("ingress.trusted_proxies", default: []).map { (text) throws(ConfigurationError) -> IPNetwork in
+            guard let network = IPNetwork(text) else {
+                throw ConfigurationError(key: "ingress.trusted_proxies", "'\(text)' is not an address or a CIDR block (e.g. 10.0.0.0/8, fd00::/8)")
+            }
+            return network
+        }
+        config.ingress.clientIPFill = try values.choice("ingress.client_ip.fill", default: config.ingress.clientIPFill)
+        config.privacy.ip = try values.choice("privacy.ip", default: config.privacy.ip)
         guard config.ingress.maxBodyBytes >= config.ingress.limits.maxBatchBytes else {
             throw ConfigurationError(key: "ingress.max_body_bytes", "must be at least Segment's batch limit (\(config.ingress.limits.maxBatchBytes) bytes)")
         }

@@ -1,3 +1,4 @@
+public import ClientAddress
 public import ConsentCore
 public import SegmentWire
 
@@ -14,6 +15,7 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public var audit = Audit()
     public var log = Log()
     public var shutdown = Shutdown()
+    public var privacy = Privacy()
     /// `sources`: per-write-key policy and upstream (see ``Source``); empty means one policy for all traffic.
     public var sources: [Source] = []
 
@@ -45,6 +47,11 @@ public struct GatewayConfiguration: Sendable, Hashable {
         public var maxInflightRequests = 1024
         /// The library that inflates bodies and re-gzips re-encoded batches (``DeflateLibrary``).
         public var inflater = InflaterChoice.auto
+        /// `ingress.trusted_proxies`: the proxies whose `X-Forwarded-For` / `Forwarded` is believed;
+        /// empty trusts none (the client is the connection's peer).
+        public var trustedProxies: [IPNetwork] = []
+        /// `ingress.client_ip.fill`: which events without `context.ip` get the client's address.
+        public var clientIPFill = AddressPolicy.Fill.clientLibraries
 
         public init() {}
 
@@ -74,6 +81,18 @@ public struct GatewayConfiguration: Sendable, Hashable {
             }
         }
     }
+
+    /// What of the visitor consentgate passes on.
+    public struct Privacy: Sendable, Hashable {
+        /// `privacy.ip`: every forwarded `context.ip` (filled or sent by the client) and the upstream
+        /// `X-Forwarded-For`: kept, truncated (/24, /48) or dropped.
+        public var ip = AddressPolicy.Privacy.keep
+
+        public init() {}
+    }
+
+    /// `ingress.client_ip.fill` and `privacy.ip` together.
+    public var addressPolicy: AddressPolicy { AddressPolicy(fill: ingress.clientIPFill, privacy: privacy.ip) }
 
     /// A certificate chain and private key in PEM files.
     public struct TLSFiles: Sendable, Hashable {

@@ -1,3 +1,4 @@
+import ClientAddress
 import Hummingbird
 import NIOCore
 import SegmentWire
@@ -7,26 +8,37 @@ struct OutgoingRequest {
     var body: ByteBuffer
     /// `Content-Encoding` to send; `nil` for identity.
     var contentEncoding: String?
+    /// `X-Forwarded-For` to send: the client's address as `privacy.ip` lets it leave; `nil` for none.
+    var forwardedFor: String?
 }
 
 extension IngressResponder {
-    /// The bytes to forward: the original ones, compression and all, when enforcement changed nothing;
-    /// else the batch re-encoded from slices of the original (gzipped again if it came compressed).
-    /// `nil` when every event was dropped.
-    func encode(_ parsed: ParsedRequest, _ enforcement: Enforcement, _ accepted: AcceptedRequest) -> OutgoingRequest? {
-        if enforcement.keepsEverything {
-            return OutgoingRequest(body: parsed.wire, contentEncoding: accepted.fields.contentEncoding)
+    /// The bytes to forward: the original ones, compression and all, when neither enforcement nor the
+    /// client's address changed anything; else the batch re-encoded from slices of the original (gzipped
+    /// again if it came compressed). `nil` when every event was dropped.
+    func encode(_ parsed: ParsedRequest, _ enforcement: Enforcement, _ client: IPAddress?, _ accepted: AcceptedRequest) -> OutgoingRequest? {
+        let policy = settings.addressPolicy
+        let forwardedFor = client.flatMap(policy.forwarded)?.description
+        let plan = parsed.body.withBytes { policy.plan(parsed.scanned, body: $0, client: client) }
+        if enforcement.keepsEverything && plan == nil {
+            return OutgoingRequest(body: parsed.wire, contentEncoding: accepted.fields.contentEncoding, forwardedFor: forwardedFor)
+        }
+        var edits = enforcement.edits
+        if let plan {
+            for index in plan.unsafe where index < edits.count { edits[index] = .drop }
+            metrics.addressEdits(AddressEditCounts(plan, request: parsed.scanned, edits: edits))
         }
         let encoded = parsed.body.withBytes { bytes in
             BatchEncoder.encode(
-                body: bytes, request: parsed.scanned, edits: enforcement.edits, removeSharedStamp: enforcement.removeSharedStamp)
+                body: bytes, request: parsed.scanned, edits: edits, removeSharedStamp: enforcement.removeSharedStamp,
+                addresses: plan?.events ?? [], envelopeAddress: plan?.envelope ?? .keep)
         }
         guard let encoded else { return nil }
         if accepted.coding == .identity {
-            return OutgoingRequest(body: ByteBuffer(bytes: encoded), contentEncoding: nil)
+            return OutgoingRequest(body: ByteBuffer(bytes: encoded), contentEncoding: nil, forwardedFor: forwardedFor)
         }
         let gzipped = encoded.withUnsafeBytes { ByteBuffer(bytes: Gzip.compress($0, level: settings.gzipLevel, using: settings.deflateLibrary)) }
-        return OutgoingRequest(body: gzipped, contentEncoding: "gzip")
+        return OutgoingRequest(body: gzipped, contentEncoding: "gzip", forwardedFor: forwardedFor)
     }
 
     /// Forwards to the source's upstream on the request's own event loop and relays the answer, so the
@@ -38,7 +50,7 @@ extension IngressResponder {
             path: accepted.path,
             headers: ForwardedHeaders(
                 authorization: fields.authorization, contentType: fields.contentType, userAgent: fields.userAgent,
-                contentEncoding: outgoing.contentEncoding),
+                contentEncoding: outgoing.contentEncoding, forwardedFor: outgoing.forwardedFor),
             body: outgoing.body,
             on: channel.eventLoop
         )

@@ -1,4 +1,5 @@
 import HTTPTypes
+import ClientAddress
 import Hummingbird
 import Logging
 import NIOCore
@@ -6,7 +7,8 @@ import SegmentWire
 
 /// The one route of the ingress listener: every tracking API path walks ``handle(_:_:channel:)`` once,
 /// left to right, as named steps — accept (route, method, coding, key), read the body, parse, select the
-/// source (the allowlist), enforce its policy, encode, forward to its upstream and relay. A step that refuses throws an ``IngressRefusal``; ``respond(to:context:)``
+/// source (the allowlist), enforce its policy, find the client's address, encode (with `context.ip`
+/// filled or treated), forward to its upstream and relay. A step that refuses throws an ``IngressRefusal``; ``respond(to:context:)``
 /// turns every refusal into its answer in one place.
 struct IngressResponder: HTTPResponder {
     typealias Context = IngressContext
@@ -24,6 +26,10 @@ struct IngressResponder: HTTPResponder {
         var maxInflightRequests: Int = 1024
         /// `ingress.inflater`, resolved: the library that inflates bodies and re-gzips re-encoded batches.
         var deflateLibrary: DeflateLibrary = .preferred
+        /// `ingress.trusted_proxies`.
+        var trustedProxies = TrustedProxies()
+        /// `ingress.client_ip.fill` and `privacy.ip`.
+        var addressPolicy = AddressPolicy()
     }
 
     let settings: Settings
@@ -82,7 +88,8 @@ struct IngressResponder: HTTPResponder {
         let parsed = try parse(wire, accepted)
         let source = try selectSource(parsed, accepted)
         let enforcement = try await enforce(parsed, source, accepted)
-        guard let outgoing = encode(parsed, enforcement, accepted) else { return GatewayResponse.success(headers: accepted.headers) }
+        let client = clientAddress(accepted, channel: channel)
+        guard let outgoing = encode(parsed, enforcement, client, accepted) else { return GatewayResponse.success(headers: accepted.headers) }
         return await forward(outgoing, source, accepted, channel: channel)
     }
 

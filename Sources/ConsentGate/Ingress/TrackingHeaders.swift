@@ -14,8 +14,13 @@ struct TrackingHeaders {
     /// `Sec-GPC`, the Global Privacy Control signal.
     var globalPrivacyControl: String?
     var accessControlRequestHeaders: String?
+    /// `X-Forwarded-For` and `Forwarded`: read only when the peer is a trusted proxy.
+    var forwardedFor: String?
+    var forwarded: String?
 
     static let globalPrivacyControlName = HTTPField.Name("Sec-GPC")!
+    static let forwardedForName = HTTPField.Name("X-Forwarded-For")!
+    static let forwardedName = HTTPField.Name("Forwarded")!
 
     init(_ fields: HTTPFields) {
         for field in fields {
@@ -27,6 +32,8 @@ struct TrackingHeaders {
             case .origin: Self.add(field.value, to: &origin)
             case Self.globalPrivacyControlName: Self.add(field.value, to: &globalPrivacyControl)
             case .accessControlRequestHeaders: Self.add(field.value, to: &accessControlRequestHeaders)
+            case Self.forwardedForName: Self.add(field.value, to: &forwardedFor)
+            case Self.forwardedName: Self.add(field.value, to: &forwarded)
             default: break
             }
         }

@@ -17,6 +17,8 @@ final class GatewayMetrics: Sendable {
     static let lookupResults = ["hit", "miss", "negative_hit", "stale_served"]
     static let storeOutcomes = ["found", "not_found", "error"]
     static let upstreamClasses = ["2xx", "4xx", "5xx", "timeout", "error"]
+    /// What happened to forwarded events' `context.ip` (``AddressEditCounts``).
+    static let addressEdits = ["filled", "truncated", "removed", "dropped_event"]
     /// From 50 µs: store lookups and upstream exchanges on loopback take well under a millisecond.
     static let durationBuckets: [Duration] = [
         .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
@@ -38,6 +40,7 @@ final class GatewayMetrics: Sendable {
     private let inflight: Gauge
     private let auditFailures: Counter
     private let ready: Gauge
+    private let addressEdits: [Counter]
     /// Cache statistics already exported: counters only move forward by the difference.
     private let exported = Mutex(ConsentCacheStatistics())
 
@@ -102,6 +105,10 @@ final class GatewayMetrics: Sendable {
             descriptor: name("request_body", unit: "bytes", "Size of tracking API request bodies as received."), buckets: Self.bodyBuckets)
         inflight = registry.makeGauge(descriptor: name("inflight_requests", "Tracking API requests being handled."))
         auditFailures = registry.makeCounter(descriptor: name("audit_write_failures", unit: "total", "Audit log appends that failed."))
+        let addressName = name(
+            "client_ip_edits", unit: "total",
+            "Events whose context.ip consentgate filled, truncated or removed, or dropped because it was ambiguous (ingress.client_ip, privacy.ip).")
+        addressEdits = Self.addressEdits.map { registry.makeCounter(descriptor: addressName, labels: [("edit", $0)]) }
         ready = registry.makeGauge(descriptor: name("ready", "1 when the last /readyz check passed, 0 when it failed (set by each check)."))
         // Always 1; the labels carry the facts (the usual Prometheus idiom, joined on in queries).
         registry.makeGauge(
@@ -179,6 +186,11 @@ final class GatewayMetrics: Sendable {
     func requestStarted() { inflight.increment() }
     func requestFinished() { inflight.decrement() }
     func auditWriteFailed() { auditFailures.increment() }
+    func addressEdits(_ counts: AddressEditCounts) {
+        for (index, count) in [counts.filled, counts.truncated, counts.removed, counts.droppedEvents].enumerated() where count > 0 {
+            addressEdits[index].increment(by: Int64(count))
+        }
+    }
     /// Records the outcome of a readiness check (each `/readyz`, e.g. the kubelet's probe).
     func readiness(_ isReady: Bool) { ready.set(isReady ? 1.0 : 0.0) }
 

@@ -1,3 +1,4 @@
+import ClientAddress
 public import Logging
 import Hummingbird
 import HummingbirdCore
@@ -114,7 +115,9 @@ public struct Gateway: Sendable {
                 gzipLevel: Int32(configuration.upstream.gzipLevel),
                 bodyTimeout: .milliseconds(Int64(configuration.ingress.bodyTimeoutSeconds * 1000)),
                 maxInflightRequests: configuration.ingress.maxInflightRequests,
-                deflateLibrary: deflateLibrary
+                deflateLibrary: deflateLibrary,
+                trustedProxies: TrustedProxies(configuration.ingress.trustedProxies),
+                addressPolicy: configuration.addressPolicy
             ),
             sources: sources,
             metrics: metrics,
