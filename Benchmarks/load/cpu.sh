@@ -3,6 +3,9 @@
 #
 #   Benchmarks/load/cpu.sh WORK_DIR BINARY [SECONDS=8] [CONNECTIONS=32] [DELAY_MS=0]
 #
+# BATCHES=NAME (environment) drives it with the batches of DATA/NAME instead of DATA/uniform (e.g. the
+# `browser` and `server` variants that variants.py makes).
+#
 # WORK_DIR is a work directory kept by `KEEP=1 Benchmarks/load/run.sh` (its configs, certificates, seeded
 # SQLite store and ports). It starts that run's TLS sink and the given binary, warms the cache for 3 s
 # with the uniform batches (20 000 subjects), then drives it with wrk for SECONDS and prints batches/s,
@@ -31,14 +34,14 @@ cg=$!
 pids+=($cg)
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 lua="$here/batch.lua"
-wrk -t1 -c"$connections" -d3s -s "$lua" "http://127.0.0.1:$port/v1/batch" -- "$data/uniform" 200 >/dev/null
+wrk -t1 -c"$connections" -d3s -s "$lua" "http://127.0.0.1:$port/v1/batch" -- "$data/${BATCHES:-uniform}" 200 >/dev/null
 ticks() { awk '{print $14 + $15}' "/proc/$cg/stat"; }
 switches() {  # voluntary and involuntary context switches of all of consentgate's threads
   cat /proc/"$cg"/task/*/status | awk '/^voluntary_ctxt_switches/ {v += $2} /^nonvoluntary_ctxt_switches/ {n += $2} END {print v, n}'
 }
 before=$(ticks)
 switches_before=$(switches)
-line=$(wrk -t1 -c"$connections" -d"${seconds}"s -s "$lua" "http://127.0.0.1:$port/v1/batch" -- "$data/uniform" 200 "$delay_ms" random | grep '^RESULT ')
+line=$(wrk -t1 -c"$connections" -d"${seconds}"s -s "$lua" "http://127.0.0.1:$port/v1/batch" -- "$data/${BATCHES:-uniform}" 200 "$delay_ms" random | grep '^RESULT ')
 after=$(ticks)
 switches_after=$(switches)
 python3 - "$line" "$before" "$after" "$(getconf CLK_TCK)" $switches_before $switches_after <<'PY'

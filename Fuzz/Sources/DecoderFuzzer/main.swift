@@ -328,6 +328,12 @@ struct RelativeEvent: Equatable {
         e.previousId = shift(e.previousId)
         e.context = shift(e.context)
         e.consent = shift(e.consent)
+        e.libraryName = shift(e.libraryName)
+        e.address = e.address.map { address in
+            var shifted = AddressMember(member: shift(address.member), value: shift(address.value), isString: address.isString)
+            shifted.ambiguous = address.ambiguous
+            return shifted
+        }
         stampEntries = e.stamp.map { Array(request.entries(of: $0)) }
         e.stamp = e.stamp.map { ConsentStamp(range: shift($0.range), entries: 0..<0) }
         self.event = e
@@ -714,6 +720,7 @@ func run(_ data: UnsafeRawBufferPointer) {
             _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         }
         checkEncoding(scanned, body: bytes, edits: edits, removeSharedStamp: removeSharedStamp, decided: decided, variant: variant)
+        checkAddressEdits(scanned, body: bytes, edits: edits, removeSharedStamp: removeSharedStamp, variant: variant)
     }
 }
 
