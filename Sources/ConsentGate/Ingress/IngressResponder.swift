@@ -35,10 +35,14 @@ struct IngressResponder: HTTPResponder {
     let upstreamWarning: RateLimitedWarning
     private let inflight = InflightLimit()
     let writeKeys = WriteKey.Memo()
+    /// First-party analytics.js; `nil` while `browser.api_host` is empty (its routes then answer 404).
+    let browser: BrowserAssets?
 
     init(
-        settings: Settings, sources: IngressSources, metrics: GatewayMetrics, feed: DecisionFeed, logger: Logger
+        settings: Settings, sources: IngressSources, metrics: GatewayMetrics, feed: DecisionFeed, logger: Logger,
+        browser: BrowserAssets? = nil
     ) {
+        self.browser = browser
         self.settings = settings
         self.scanner = BatchScanner(limits: settings.limits)
         self.sources = sources
@@ -76,6 +80,7 @@ struct IngressResponder: HTTPResponder {
         let accepted: AcceptedRequest
         switch try accept(request, incoming) {
         case .preflight(let response): return response
+        case .browser(let browserRequest): return try await serveBrowser(browserRequest, request, channel: channel)
         case .tracking(let tracking): accepted = tracking
         }
         let wire = try await readBody(request, accepted, channel: channel)
