@@ -213,6 +213,12 @@ import Testing
         #expect(text == #"{ "integrations": {"Segment.io": {"apiHost": "t.example.com/v1", "protocol": "https"},"A": { "type" : "server" }}, "z" : 1.50 }"#)
     }
 
+    @Test func aSenderAmongRemovedEntriesIsRewrittenWhereItStands() throws {
+        let (text, removed) = try rewrite(#"{"integrations":{"A":{"type":"server"},"GA":{"type":"browser"},"Segment.io":{"apiHost":"x"},"H":{"type":"browser"}}}"#)
+        #expect(removed == ["GA", "H"])
+        #expect(text == #"{"integrations":{"A":{"type":"server"},"Segment.io":{"apiHost":"t.example.com/v1","protocol":"https"}}}"#)
+    }
+
     @Test func anEscapedSenderNameAndRepeatedKeysAreRewrittenAsJSONParseReadsThem() throws {
         let (text, _) = try rewrite(#"{"integrations":{"Segment\u002eio":{"apiHost":"a","apiHost":"b"}},"integrations":{"Segment.io":{}}}"#)
         #expect(

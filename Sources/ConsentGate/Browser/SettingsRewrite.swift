@@ -116,29 +116,25 @@ enum SettingsRewrite {
         _ value: Range<Int>, _ json: JSONMembers, _ options: Options, removed: inout [String]
     ) throws(Failure) -> [UInt8] {
         guard let object = try json.object(at: value.lowerBound, depth: 1) else { return freshIntegrations(options) }
-        var parts: [[UInt8]] = []
+        // The kept members (the sender rewritten in place), as edits to the original text.
+        var splice = Splice(bytes: json.bytes)
+        var kept: [Range<Int>] = []
         var sawSender = false
         for entry in object.members {
-            let text = Array(json.bytes[entry.start..<entry.value.upperBound])
             if entry.name == "Segment.io" {
                 sawSender = true
-                let sender = try self.sender(entry.value, json, options)
-                parts.append(Array(json.bytes[entry.start..<entry.value.lowerBound]) + sender)
+                splice.replace(entry.value, with: try sender(entry.value, json, options))
+                kept.append(entry.start..<entry.value.upperBound)
             } else if options.blocksDeviceMode, !options.allowed.contains(entry.name), try isDeviceMode(entry.value, in: json) {
                 removed.append(entry.name)
             } else {
-                parts.append(text)
+                kept.append(entry.start..<entry.value.upperBound)
             }
         }
+        // Nothing removed and the sender already there: the original text, white space and all.
+        if sawSender, kept.count == object.members.count { return splice.apply(value) }
+        var parts = kept.map { splice.apply($0) }
         if !sawSender { parts.append(quoted("Segment.io") + Array(":".utf8) + freshSender(options)) }
-        // Nothing removed and the sender already there: splice into the original text, white space and all.
-        if sawSender, parts.count == object.members.count {
-            var splice = Splice(bytes: json.bytes)
-            for entry in object.members where entry.name == "Segment.io" {
-                splice.replace(entry.value, with: try sender(entry.value, json, options))
-            }
-            return splice.apply(value)
-        }
         return Array("{".utf8) + parts.joined(separator: Array(",".utf8)) + Array("}".utf8)
     }
 
@@ -198,13 +194,15 @@ private struct Splice {
     mutating func replace(_ range: Range<Int>, with replacement: [UInt8]) { edits.append((range, replacement)) }
     mutating func insert(_ addition: [UInt8], at offset: Int) { edits.append((offset..<offset, addition)) }
 
-    /// The bytes of `range` (the whole document by default) with the edits inside it applied; edits never overlap.
+    /// The bytes of `range` (the whole document by default) with the edits that lie inside it applied;
+    /// edits never overlap.
     func apply(_ range: Range<Int>? = nil) -> [UInt8] {
         let range = range ?? 0..<bytes.count
         var out: [UInt8] = []
         out.reserveCapacity(range.count + edits.reduce(0) { $0 + $1.bytes.count })
         var position = range.lowerBound
-        for edit in edits.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
+        let inside = edits.filter { $0.range.lowerBound >= range.lowerBound && $0.range.upperBound <= range.upperBound }
+        for edit in inside.sorted(by: { $0.range.lowerBound < $1.range.lowerBound }) {
             out.append(contentsOf: bytes[position..<edit.range.lowerBound])
             out.append(contentsOf: edit.bytes)
             position = edit.range.upperBound
