@@ -51,17 +51,7 @@ extension IngressResponder {
 
     /// `POST /v1/m` (analytics.js's own metrics, no events): relayed to the default upstream unchanged.
     private func relayTelemetry(_ asset: BrowserRequest, _ request: Request, channel: any Channel) async throws -> Response {
-        let body: ByteBuffer
-        do {
-            body = try await BodyReader.collect(
-                request.body, upTo: settings.limits.maxEventBytes, within: settings.bodyTimeout, linger: settings.oversizedBodyLinger,
-                on: channel.eventLoop)
-        } catch let tooLarge as BodyReader.TooLarge {
-            throw IngressRefusal(
-                .payloadTooLarge, "the request body is larger than \(settings.limits.maxEventBytes) bytes", closesConnection: !tooLarge.finished)
-        } catch is BodyReader.Timeout {
-            throw IngressRefusal(.bodyTimeout, "the request body did not arrive within \(settings.bodyTimeout)", closesConnection: true)
-        }
+        let body = try await collectBody(request, upTo: settings.limits.maxEventBytes, channel: channel)
         let fields = asset.incoming.fields
         let outcome = await sources.defaultEntry.route.forwarder.forward(
             path: "/v1/m",
