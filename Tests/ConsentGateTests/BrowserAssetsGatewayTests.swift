@@ -225,6 +225,11 @@ struct BrowserAssetsGatewayTests {
                 #expect(received.body == Array(telemetry.utf8))
                 #expect(received.headers[.contentType] == "text/plain")
                 #expect(try await harness.post("/v1/m", body: [], method: .GET).status == 405)
+                let preflight = try await harness.post(
+                    "/v1/m", body: [], headers: [("Origin", "https://shop.example"), ("Access-Control-Request-Method", "POST")], method: .OPTIONS)
+                #expect(preflight.status == 204)
+                #expect(preflight.headers.first(name: "Access-Control-Allow-Methods") == "POST, OPTIONS")
+                #expect(try await harness.post(Self.settingsPath, body: [], method: .POST).status == 405)
             }
         }
     }
