@@ -53,7 +53,13 @@ import Testing
         refreshed.freshFor = .seconds(10)
         #expect(cache.finish(flight, .notModified(freshFor: .seconds(10)), now: later) == .entry(refreshed, .revalidated))
         #expect(cache.lookup("/a", now: later + .seconds(9)) == .hit(refreshed))
-        guard case .fetch = cache.lookup("/a", now: later + .seconds(10)) else { Issue.record("expected a fetch once stale again"); return }
+        guard case .fetch(let again, _, _) = cache.lookup("/a", now: later + .seconds(10)) else {
+            Issue.record("expected a fetch once stale again")
+            return
+        }
+        // A 304 that does not say how long keeps the copy's own lifetime.
+        #expect(cache.finish(again, .notModified(freshFor: nil), now: later + .seconds(10)) == .entry(refreshed, .revalidated))
+        #expect(cache.lookup("/a", now: later + .seconds(19)) == .hit(refreshed))
     }
 
     @Test func aFailedFetchServesTheStaleCopyWithinStaleIfError() throws {

@@ -59,8 +59,9 @@ struct AssetCache: Sendable {
     enum FetchResult: Sendable, Hashable {
         /// A new answer; `store: false` for one that must not be kept (an error page, `no-store`).
         case fetched(Entry, store: Bool)
-        /// `304 Not Modified` for the validator sent: the stored entry is fresh again for `freshFor`.
-        case notModified(freshFor: Duration)
+        /// `304 Not Modified` for the validator sent: the stored entry is fresh again for `freshFor`
+        /// (`nil`: for as long as it was before, when the 304 does not say).
+        case notModified(freshFor: Duration?)
         /// No usable answer (no connection, a timeout, a 5xx, a document that cannot be rewritten).
         case failed
     }
@@ -140,8 +141,8 @@ struct AssetCache: Sendable {
         case .notModified(let freshFor):
             guard var slot = slots[key] else { return .unavailable }
             tick += 1
-            slot.entry.freshFor = freshFor
-            slot.freshUntil = now + freshFor
+            slot.entry.freshFor = freshFor ?? slot.entry.freshFor
+            slot.freshUntil = now + slot.entry.freshFor
             slot.lastUsed = tick
             slots[key] = slot
             return .entry(slot.entry, .revalidated)

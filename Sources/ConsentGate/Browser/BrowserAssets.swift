@@ -100,7 +100,9 @@ final class BrowserAssets: Sendable {
             warning.emit([LogKey.reason: "\(reason)", LogKey.assetKind: "\(kind.rawValue)"])
             return .failed
         case .replied(304, let headers, _) where revalidating:
-            return .notModified(freshFor: lifetime(kind, headers) ?? .zero)
+            // A 304 without `Cache-Control` keeps the copy's lifetime; one that forbids keeping revalidates each time.
+            let refreshed = kind == .settings || headers.first(name: "Cache-Control") != nil ? lifetime(kind, headers) ?? .zero : nil
+            return .notModified(freshFor: refreshed)
         case .replied(let status, let headers, let body) where (200..<300).contains(status):
             if kind == .settings { return settingsEntry(body, headers) }
             let lifetime = lifetime(kind, headers)
