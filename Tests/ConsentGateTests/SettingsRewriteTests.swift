@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WireTestSupport
 
 @testable import ConsentGate
 
@@ -224,6 +225,55 @@ import Testing
         #expect(
             text == #"{"integrations":{"Segment\u002eio":{"apiHost":"t.example.com/v1","apiHost":"t.example.com/v1","protocol":"https"}},"#
                 + #""integrations":{"Segment.io":{"apiHost":"t.example.com/v1","protocol":"https"}}}"#)
+    }
+
+    // MARK: Against Foundation
+
+    /// Random settings documents (written by Foundation, pretty or not): what a browser's `JSON.parse`
+    /// reads of the rewrite is the original with the sender pointed at consentgate, exactly the entries
+    /// the rule names removed, no remote plugin left, and every other field equal.
+    @Test(arguments: 0..<4)
+    func randomDocumentsReadAsTheOriginalMinusTheDeviceModeDestinations(round: Int) throws {
+        var rng = SplitMix64(seed: 0x5E77_1265 &+ UInt64(round))
+        for _ in 0..<100 {
+            var integrations: [String: Any] = [:]
+            var deviceMode: Set<String> = []
+            for index in 0..<Int.random(in: 0...8, using: &rng) {
+                var entry: [String: Any] = ["setting": Double(Int.random(in: 0...1000, using: &rng)) / 8, "note": "é\u{1F600}\"\\/"]
+                let type = ["browser", "server", nil].randomElement(using: &rng)!
+                let bundling = ["bundled", "unbundled", nil].randomElement(using: &rng)!
+                let components = ["browser", "ios", "server"].filter { _ in Bool.random(using: &rng) }
+                if let type { entry["type"] = type }
+                if let bundling { entry["bundlingStatus"] = bundling }
+                if Bool.random(using: &rng) { entry["versionSettings"] = ["version": "1.\(index)", "componentTypes": components] }
+                let name = "Destination \(index)"
+                integrations[name] = entry
+                let loaded = (type == "browser" || (entry["versionSettings"] != nil && components.contains("browser")))
+                if bundling != "unbundled", loaded { deviceMode.insert(name) }
+            }
+            if Bool.random(using: &rng) { integrations["Segment.io"] = ["apiKey": "K", "apiHost": "api.segment.io/v1"] }
+            var document: [String: Any] = [
+                "integrations": integrations, "plan": ["track": ["__default": ["enabled": true]]], "edgeFunction": [:],
+                "remotePlugins": (0..<Int.random(in: 0...3, using: &rng)).map { ["name": "P\($0)", "creationName": "P\($0)", "url": "u"] },
+            ]
+            if Bool.random(using: &rng) { document["metrics"] = ["sampleRate": 0.1, "host": "api.segment.io/v1"] }
+            let options: JSONSerialization.WritingOptions = Bool.random(using: &rng) ? [.prettyPrinted] : []
+            let original = try JSONSerialization.data(withJSONObject: document, options: options)
+
+            let result = try SettingsRewrite.rewrite(Array(original), options: Self.block)
+            #expect(Set(result.removed) == deviceMode.union((document["remotePlugins"] as! [[String: String]]).map { $0["name"]! }))
+            var expected = document
+            var expectedIntegrations = integrations.filter { !deviceMode.contains($0.key) }
+            var sender = integrations["Segment.io"] as? [String: Any] ?? [:]
+            sender["apiHost"] = "t.example.com/v1"
+            sender["protocol"] = "https"
+            expectedIntegrations["Segment.io"] = sender
+            expected["integrations"] = expectedIntegrations
+            expected["remotePlugins"] = [Any]()
+            if document["metrics"] != nil { expected["metrics"] = ["sampleRate": 0.1, "host": "t.example.com/v1"] }
+            let read = try JSONSerialization.jsonObject(with: Data(result.bytes)) as! NSDictionary
+            #expect(read == expected as NSDictionary, "\(String(decoding: result.bytes, as: UTF8.self))")
+        }
     }
 
     // MARK: Refused
