@@ -7,7 +7,8 @@ import SegmentWire
 /// The one route of the ingress listener: every tracking API path walks ``handle(_:_:channel:)`` once,
 /// left to right, as named steps — accept (route, method, coding, key), read the body, parse, select the
 /// source (the allowlist), enforce its policy, encode, forward to its upstream and relay. A step that refuses throws an ``IngressRefusal``; ``respond(to:context:)``
-/// turns every refusal into its answer in one place.
+/// turns every refusal into its answer in one place. With `browser.api_host` set, accept also recognizes
+/// first-party analytics.js's routes, which ``serveBrowser(_:_:channel:)`` answers on their own.
 struct IngressResponder: HTTPResponder {
     typealias Context = IngressContext
 
