@@ -234,6 +234,18 @@ struct BrowserAssetsGatewayTests {
         }
     }
 
+    @Test func sdkTrafficIsForwardedByteForByteWithFirstPartyServingOn() async throws {
+        try await Self.withCDN { cdn in
+            try await Self.withGateway(cdn: cdn, GatewayHarness.shadow) { harness in
+                let batch = TestEvents.batch([TestEvents.track(), TestEvents.track(userId: "user-2")])
+                let reply = try await harness.post("/v1/batch", json: batch)
+                #expect(reply.status == 200)
+                #expect(harness.sink.received.map(\.body) == [Array(batch.utf8)])
+                #expect(cdn.received.isEmpty)
+            }
+        }
+    }
+
     @Test func withoutApiHostTheRoutesStay404AndTheCDNIsNeverAsked() async throws {
         try await Self.withCDN { cdn in
             try await GatewayHarness.with({ $0.browser.cdnURL = cdn.url }) { harness in
