@@ -17,6 +17,7 @@ final class GatewayMetrics: Sendable {
     static let lookupResults = ["hit", "miss", "negative_hit", "stale_served"]
     static let storeOutcomes = ["found", "not_found", "error"]
     static let upstreamClasses = ["2xx", "4xx", "5xx", "timeout", "error"]
+    static let browserKinds = BrowserRoute.Kind.allCases.map(\.rawValue)
     /// From 50 µs: store lookups and upstream exchanges on loopback take well under a millisecond.
     static let durationBuckets: [Duration] = [
         .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
@@ -121,8 +122,6 @@ final class GatewayMetrics: Sendable {
     }
 
     // MARK: Recording
-
-    static let browserKinds = BrowserRoute.Kind.allCases.map(\.rawValue)
 
     /// One first-party analytics.js request, by its kind and how it was served.
     func browserAsset(kind: BrowserRoute.Kind, outcome: AssetCache.Outcome) {
