@@ -5,14 +5,15 @@ import NIOCore
 /// answers each event with what its driver (``BrowserAssets``) must do.
 ///
 /// ```
-///            lookup                      finish(.fetched)                 now ≥ freshUntil
-///   absent ─────────▶ fetching ──────────────────────────▶ fresh ─────────────────────▶ stale
-///     ▲      (.fetch)    │  ▲  lookups meanwhile: .join    ▲  │ lookup: .hit              │ lookup: .fetch
-///     │                  │  └──────────────────────────────┼──┼───────────────────────────┘ (revalidate with
-///     │                  │ finish(.failed): a stale copy   │  │                              the CDN's ETag)
-///     │                  │ younger than staleIfError is    │  └ finish(.notModified): fresh again
-///     └──────────────────┘ served (.stale), else .error    │
-///      past freshUntil + staleIfError, or evicted (LRU) ───┘
+/// Per key:           lookup → .fetch                     finish(.fetched)
+///          absent ──────────────────▶ fetching ────────────────────────────▶ fresh
+///            ▲                        │  ▲  lookup → .join (single flight)     │ lookup → .hit
+///            │  finish(.failed) with  │  │                                     │ now ≥ freshUntil
+///            │  no copy young enough  │  │  lookup → .fetch(validator:)        ▼
+///            └─ (.unavailable) ───────┘  └───────────────────────────────── stale
+///   fetching → fresh on finish(.notModified) (.revalidated);
+///   fetching → stale on finish(.failed) while now < freshUntil + staleIfError (served: .stale);
+///   stale past freshUntil + staleIfError, or evicted (least recently used first) → absent.
 /// ```
 ///
 /// One fetch per key at a time (single flight): a lookup while a fetch is out gets `.join` with its
