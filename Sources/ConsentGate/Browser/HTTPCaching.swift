@@ -5,12 +5,13 @@ import Crypto
 enum HTTPCaching {
     /// consentgate's ETag of a body it serves: weak, since one document is served gzip or identity.
     static func etag(of body: [UInt8]) -> String {
-        let digest = SHA256.hash(data: body)
-        let hex = digest.prefix(16).map { byte in
-            let digits = Array("0123456789abcdef".utf8)
-            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 15)]], as: UTF8.self)
-        }.joined()
-        return "W/\"\(hex)\""
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        for byte in SHA256.hash(data: body).prefix(16) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 15)])
+        }
+        return "W/\"" + String(decoding: hex, as: UTF8.self) + "\""
     }
 
     /// Whether `If-None-Match` names `etag` (weak comparison, as the header requires) or is `*`.
