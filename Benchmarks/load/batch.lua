@@ -1,6 +1,7 @@
 -- wrk script of the load benchmark: POSTs pre-made gzip batches to /v1/batch, cycling through them.
 --   wrk ... -s batch.lua URL -- DIR COUNT [DELAY_MS [GAPS]]
--- DIR/NNNN.gz are the bodies (gen.py); each thread starts at a different one. With DELAY_MS > 0 every
+-- DIR/NNNN.gz are the bodies (gen.py), or DIR/NNNN.json sent uncompressed (variants.py's `-plain` sets, as
+-- analytics.js posts from a browser); each thread starts at a different one. With DELAY_MS > 0 every
 -- connection waits after each answer before its next request (a paced, not saturating, load): exactly
 -- DELAY_MS with GAPS=fixed (the default), or a random gap drawn from the exponential law of mean
 -- DELAY_MS with GAPS=random, so that the connections' requests arrive independently, as many clients'
@@ -23,8 +24,13 @@ function init(args)
     ["Authorization"] = "Basic YmVuY2gtd3JpdGUta2V5Og==",
     ["User-Agent"] = "analytics-node-next/latest (consentgate load benchmark)",
   }
+  local plain = io.open(string.format("%s/0000.json", dir), "rb")
+  if plain then
+    plain:close()
+    headers["Content-Encoding"] = nil
+  end
   for i = 0, count - 1 do
-    local file = assert(io.open(string.format("%s/%04d.gz", dir, i), "rb"))
+    local file = assert(io.open(string.format(plain and "%s/%04d.json" or "%s/%04d.gz", dir, i), "rb"))
     local body = file:read("*a")
     file:close()
     requests_[#requests_ + 1] = wrk.format("POST", "/v1/batch", headers, body)

@@ -9,6 +9,9 @@ Reads DATA_DIR/uniform/*.gz (gen.py's analytics.js-shaped events, each with its 
                             them, which `ingress.client_ip.fill: client_libraries` fills (re-encoded)
   DATA_DIR/server/NNNN.gz   the same events without context.ip, library analytics-python: what a server
                             SDK sends, forwarded unchanged (the zero-copy path), same sizes within bytes
+  DATA_DIR/browser-plain/NNNN.json, DATA_DIR/server-plain/NNNN.json
+                            the same two uncompressed, as analytics.js posts them (batch.lua sends a
+                            directory of .json files without Content-Encoding)
 """
 import gzip
 import json
@@ -19,7 +22,7 @@ import sys
 def main() -> None:
     data = sys.argv[1]
     names = sorted(os.listdir(os.path.join(data, "uniform")))
-    for variant in ("browser", "server"):
+    for variant in ("browser", "server", "browser-plain", "server-plain"):
         os.makedirs(os.path.join(data, variant), exist_ok=True)
     for name in names:
         with gzip.open(os.path.join(data, "uniform", name)) as f:
@@ -37,7 +40,9 @@ def main() -> None:
             raw = json.dumps(body, separators=(",", ":")).encode()
             with open(os.path.join(data, variant, name), "wb") as f:
                 f.write(gzip.compress(raw, compresslevel=6, mtime=0))
-    print(f"{len(names)} batches each in {data}/browser and {data}/server")
+            with open(os.path.join(data, variant + "-plain", name[: -len(".gz")] + ".json"), "wb") as f:
+                f.write(raw)
+    print(f"{len(names)} batches each in {data}/browser, server, browser-plain and server-plain")
 
 
 if __name__ == "__main__":

@@ -90,6 +90,7 @@ extension GatewayConfiguration {
         lines.append("policy:")
         lines.append(contentsOf: Self.policyLines(policy).map { "  " + $0 })
         lines.append(contentsOf: sourcesDescription)
+        lines.append(contentsOf: browser.descriptionLines)
         lines.append("audit:")
         lines.append("  path: \(quoted(audit.path))")
         lines.append("  hmac_key: \(secret(audit.hmacKey))")

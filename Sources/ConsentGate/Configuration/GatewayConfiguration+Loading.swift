@@ -118,6 +118,8 @@ extension GatewayConfiguration {
 
         try config.policy.read(from: values.scoped(to: "policy"))
 
+        try config.browser.read(from: values.scoped(to: "browser"))
+
         config.audit.path = try values.string("audit.path", default: config.audit.path)
         config.audit.hmacKey = try values.string("audit.hmac_key", default: "", isSecret: true)
 

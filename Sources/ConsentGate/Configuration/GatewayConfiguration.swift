@@ -16,6 +16,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public var log = Log()
     public var shutdown = Shutdown()
     public var privacy = Privacy()
+    /// `browser`: analytics.js served first-party (see ``Browser``); off by default.
+    public var browser = Browser()
     /// `sources`: per-write-key policy and upstream (see ``Source``); empty means one policy for all traffic.
     public var sources: [Source] = []
 

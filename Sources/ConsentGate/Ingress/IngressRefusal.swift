@@ -53,13 +53,15 @@ struct IngressRefusal: Error, Sendable {
         static let upstreamTimeout = Code("upstream_timeout", status: 503)
         static let upstreamUnreachable = Code("upstream_unreachable", status: 502)
         static let upstreamRejected = Code("upstream_rejected", status: nil)
+        // First-party analytics.js (``BrowserAssets``).
+        static let cdnUnavailable = Code("cdn_unavailable", status: 502)
 
         /// Every code the ingress answers with.
         static let all: [Code] = [
             notFound, methodNotAllowed, unsupportedEncoding, invalidAuthorization, missingWriteKey, unknownWriteKey, overloaded,
             payloadTooLarge, bodyTimeout, invalidCompression, invalidJSON, nestingTooDeep, eventTooLarge, batchTooLarge,
             tooManyEvents, invalidBatch, invalidEvent, consentUnverifiable, rateLimited, upstreamError, upstreamTimeout,
-            upstreamUnreachable, upstreamRejected,
+            upstreamUnreachable, upstreamRejected, cdnUnavailable,
         ]
     }
 

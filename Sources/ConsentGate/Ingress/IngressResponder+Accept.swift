@@ -42,11 +42,14 @@ extension IngressResponder {
     enum Acceptance {
         /// A CORS preflight, answered at once.
         case preflight(Response)
+        /// First-party analytics.js (`browser.api_host` set): its CDN routes and its telemetry.
+        case browser(BrowserRequest)
         case tracking(AcceptedRequest)
     }
 
     /// The head: method and route, `Content-Encoding`, `Authorization`.
     func accept(_ request: Request, _ incoming: IngressRequest) throws(IngressRefusal) -> Acceptance {
+        if let browserRequest = try acceptBrowser(incoming) { return browserRequest }
         let route = incoming.route
         switch incoming.method {
         case .post:

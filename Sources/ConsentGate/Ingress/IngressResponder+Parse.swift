@@ -18,20 +18,22 @@ struct ParsedRequest {
 extension IngressResponder {
     /// The body, under the hard cap and the body deadline.
     func readBody(_ request: Request, _ accepted: AcceptedRequest, channel: any Channel) async throws -> ByteBuffer {
-        let wire: ByteBuffer
+        let wire = try await collectBody(request, upTo: settings.maxBodyBytes, channel: channel)
+        metrics.body(bytes: wire.readableBytes)
+        return wire
+    }
+
+    /// A body under `cap` and the body deadline; too large or too slow becomes its refusal.
+    func collectBody(_ request: Request, upTo cap: Int, channel: any Channel) async throws -> ByteBuffer {
         do {
-            wire = try await BodyReader.collect(
-                request.body, upTo: settings.maxBodyBytes, within: settings.bodyTimeout, linger: settings.oversizedBodyLinger,
-                on: channel.eventLoop)
+            return try await BodyReader.collect(
+                request.body, upTo: cap, within: settings.bodyTimeout, linger: settings.oversizedBodyLinger, on: channel.eventLoop)
         } catch let tooLarge as BodyReader.TooLarge {
             // Still sending after the linger: close rather than drain the rest, as for a trickled body.
-            throw IngressRefusal(
-                .payloadTooLarge, "the request body is larger than \(settings.maxBodyBytes) bytes", closesConnection: !tooLarge.finished)
+            throw IngressRefusal(.payloadTooLarge, "the request body is larger than \(cap) bytes", closesConnection: !tooLarge.finished)
         } catch is BodyReader.Timeout {
             throw IngressRefusal(.bodyTimeout, "the request body did not arrive within \(settings.bodyTimeout)", closesConnection: true)
         }
-        metrics.body(bytes: wire.readableBytes)
-        return wire
     }
 
     /// Inflates the body under the cap and scans it once, reading what enforcement needs while the

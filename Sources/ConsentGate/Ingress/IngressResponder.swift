@@ -9,7 +9,8 @@ import SegmentWire
 /// left to right, as named steps — accept (route, method, coding, key), read the body, parse, select the
 /// source (the allowlist), enforce its policy, find the client's address, encode (with `context.ip`
 /// filled or treated), forward to its upstream and relay. A step that refuses throws an ``IngressRefusal``; ``respond(to:context:)``
-/// turns every refusal into its answer in one place.
+/// turns every refusal into its answer in one place. With `browser.api_host` set, accept also recognizes
+/// first-party analytics.js's routes, which ``serveBrowser(_:_:channel:)`` answers on their own.
 struct IngressResponder: HTTPResponder {
     typealias Context = IngressContext
 
@@ -41,10 +42,14 @@ struct IngressResponder: HTTPResponder {
     let upstreamWarning: RateLimitedWarning
     private let inflight = InflightLimit()
     let writeKeys = WriteKey.Memo()
+    /// First-party analytics.js; `nil` while `browser.api_host` is empty (its routes then answer 404).
+    let browser: BrowserAssets?
 
     init(
-        settings: Settings, sources: IngressSources, metrics: GatewayMetrics, feed: DecisionFeed, logger: Logger
+        settings: Settings, sources: IngressSources, metrics: GatewayMetrics, feed: DecisionFeed, logger: Logger,
+        browser: BrowserAssets? = nil
     ) {
+        self.browser = browser
         self.settings = settings
         self.scanner = BatchScanner(limits: settings.limits)
         self.sources = sources
@@ -82,6 +87,7 @@ struct IngressResponder: HTTPResponder {
         let accepted: AcceptedRequest
         switch try accept(request, incoming) {
         case .preflight(let response): return response
+        case .browser(let browserRequest): return try await serveBrowser(browserRequest, request, channel: channel)
         case .tracking(let tracking): accepted = tracking
         }
         let wire = try await readBody(request, accepted, channel: channel)

@@ -20,6 +20,8 @@ enum LogKey {
     static let store = "store"
     /// How many events a warning covers.
     static let events = "events"
+    /// The kind of a first-party analytics.js asset (`settings`, `library`, `bundle`), never its path (it may hold a write key).
+    static let assetKind = "cg.asset_kind"
     /// A file path of the gateway's own (the audit log), never one from a request.
     static let path = "path"
 }

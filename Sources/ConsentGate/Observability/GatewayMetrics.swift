@@ -19,6 +19,7 @@ final class GatewayMetrics: Sendable {
     static let upstreamClasses = ["2xx", "4xx", "5xx", "timeout", "error"]
     /// What happened to forwarded events' `context.ip` (``AddressEditCounts``).
     static let addressEdits = ["filled", "truncated", "removed", "dropped_event"]
+    static let browserKinds = BrowserRoute.Kind.allCases.map(\.rawValue)
     /// From 50 µs: store lookups and upstream exchanges on loopback take well under a millisecond.
     static let durationBuckets: [Duration] = [
         .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
@@ -41,6 +42,9 @@ final class GatewayMetrics: Sendable {
     private let auditFailures: Counter
     private let ready: Gauge
     private let addressEdits: [Counter]
+    /// First-party analytics.js: requests by kind × outcome (``browserKinds`` × ``AssetCache/Outcome``).
+    private let browserRequests: [[Counter]]
+    private let removedDestinations: Counter
     /// Cache statistics already exported: counters only move forward by the difference.
     private let exported = Mutex(ConsentCacheStatistics())
 
@@ -110,6 +114,13 @@ final class GatewayMetrics: Sendable {
             "Events whose context.ip consentgate filled, truncated or removed, or dropped because it was ambiguous (ingress.client_ip, privacy.ip).")
         addressEdits = Self.addressEdits.map { registry.makeCounter(descriptor: addressName, labels: [("edit", $0)]) }
         ready = registry.makeGauge(descriptor: name("ready", "1 when the last /readyz check passed, 0 when it failed (set by each check)."))
+        let browserName = name(
+            "browser_cdn_requests", unit: "total", "First-party analytics.js requests by kind (settings, library, bundle) and how they were served.")
+        browserRequests = Self.browserKinds.map { kind in
+            AssetCache.Outcome.allCases.map { registry.makeCounter(descriptor: browserName, labels: [("kind", kind), ("outcome", $0.rawValue)]) }
+        }
+        removedDestinations = registry.makeCounter(
+            descriptor: name("browser_destinations_removed", unit: "total", "Device-mode destinations removed from settings documents fetched from the CDN."))
         // Always 1; the labels carry the facts (the usual Prometheus idiom, joined on in queries).
         registry.makeGauge(
             descriptor: name("build_info", "The gateway's version and the library that inflates bodies (libdeflate | zlib)."),
@@ -118,6 +129,18 @@ final class GatewayMetrics: Sendable {
     }
 
     // MARK: Recording
+
+    /// One first-party analytics.js request, by its kind and how it was served.
+    func browserAsset(kind: BrowserRoute.Kind, outcome: AssetCache.Outcome) {
+        let kindIndex = Self.browserKinds.firstIndex(of: kind.rawValue) ?? 0
+        let outcomeIndex = AssetCache.Outcome.allCases.firstIndex(of: outcome) ?? 0
+        browserRequests[kindIndex][outcomeIndex].increment()
+    }
+
+    /// Destinations a settings rewrite removed.
+    func destinationsRemoved(_ count: Int) {
+        if count > 0 { removedDestinations.increment(by: Int64(count)) }
+    }
 
     func request(route: TrackingRoute?, status: Int) {
         let routeIndex = route.flatMap { Self.routes.firstIndex(of: $0.label) } ?? Self.routes.count - 1

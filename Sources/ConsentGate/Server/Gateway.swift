@@ -99,6 +99,15 @@ public struct Gateway: Sendable {
             await forwarders.shutdown()
             throw ConfigurationError(key: "sources", "\(error)")
         }
+        let browser: BrowserAssets?
+        do {
+            browser = try makeBrowserAssets(metrics: metrics)
+        } catch {
+            audit?.close()
+            await store.close()
+            await forwarders.shutdown()
+            throw error
+        }
         let ports = PortCollector { [logger] addresses in
             logger.info(
                 "listening",
@@ -122,7 +131,8 @@ public struct Gateway: Sendable {
             sources: sources,
             metrics: metrics,
             feed: feed,
-            logger: logger
+            logger: logger,
+            browser: browser
         )
         let ingressApp = Application(
             responder: ingress,
@@ -168,11 +178,13 @@ public struct Gateway: Sendable {
                 "store": "\(configuration.store.kind.rawValue)",
                 "upstream": "\(forwarders.description)",
                 "sources": "\(sources.allEntries.map(\.name).joined(separator: ","))",
+                "first_party_analytics_js": "\(configuration.browser.startupSummary)",
             ])
 
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: ClosingService { await forwarders.shutdown() }),
+                .init(service: ClosingService { await browser?.shutdown() }),
                 .init(service: ClosingService {
                     audit?.close()
                     await store.close()
@@ -193,8 +205,27 @@ public struct Gateway: Sendable {
             audit?.close()
             await store.close()
             await forwarders.shutdown()
+            await browser?.shutdown()
             throw error
         }
+    }
+
+    /// First-party analytics.js, when `browser.api_host` is set: its CDN client and cache.
+    private func makeBrowserAssets(metrics: GatewayMetrics) throws(ConfigurationError) -> BrowserAssets? {
+        let browser = configuration.browser
+        guard browser.isEnabled else { return nil }
+        let settings = BrowserAssets.Settings(
+            rewrite: SettingsRewrite.Options(
+                apiHost: browser.apiHost, apiProtocol: browser.apiProtocol.rawValue, blocksDeviceMode: browser.deviceMode == .block,
+                allowed: Set(browser.deviceModeAllow)),
+            settingsFreshFor: .milliseconds(Int64(browser.settingsCacheSeconds * 1000)))
+        let cdn = try CDNClient(
+            cdnURL: browser.cdnURL, caFile: configuration.upstream.caFile, timeoutSeconds: configuration.upstream.timeoutSeconds,
+            maxBodyBytes: settings.maxBodyBytes)
+        return BrowserAssets(
+            settings: settings, cdn: cdn,
+            cache: AssetCache(maxBytes: browser.cacheMaxBytes, staleIfError: .milliseconds(Int64(browser.staleIfErrorSeconds * 1000))),
+            metrics: metrics, logger: logger)
     }
 
     private func ingressServerBuilder() throws(ConfigurationError) -> HTTPServerBuilder {
