@@ -95,6 +95,7 @@ extension GatewayConfiguration {
         lines.append("  format: \(log.format.rawValue)")
         lines.append("shutdown:")
         lines.append("  grace_seconds: \(shutdown.graceSeconds)")
+        lines.append(contentsOf: delivery.descriptionLines)
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -14,6 +14,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public var audit = Audit()
     public var log = Log()
     public var shutdown = Shutdown()
+    /// `delivery`: relay Segment's answer (the default) or spool durably and deliver later (see ``Delivery``).
+    public var delivery = Delivery()
     /// `sources`: per-write-key policy and upstream (see ``Source``); empty means one policy for all traffic.
     public var sources: [Source] = []
 
