@@ -53,11 +53,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The durable spool of `delivery.mode: spool`: a framed, group-committed on-disk log. Only file I/O.
+        .target(name: "Spool", dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
         // The server: wiring of ingress, forwarder, admin API, metrics and audit log.
         .target(
             name: "ConsentGate",
             dependencies: [
-                "SegmentWire", "ConsentCore", "ConsentStores",
+                "SegmentWire", "ConsentCore", "ConsentStores", "Spool",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -102,6 +104,7 @@ let package = Package(
         .target(name: "WireTestSupport", dependencies: ["CZlib"], path: "Tests/WireTestSupport"),
         .testTarget(name: "SegmentWireTests", dependencies: ["SegmentWire", "WireTestSupport"]),
         .testTarget(name: "ConsentCoreTests", dependencies: ["ConsentCore", "WireTestSupport"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
         .testTarget(
             name: "ConsentStoresTests",
             dependencies: [
