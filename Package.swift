@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(
             name: "ConsentGateTests",
             dependencies: [
-                "ConsentGate", "SegmentWire", "ConsentCore", "ConsentStores", "PostgresTestSupport", "WireTestSupport",
+                "ConsentGate", "SegmentWire", "ConsentCore", "ConsentStores", "PostgresTestSupport", "WireTestSupport", "Spool",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

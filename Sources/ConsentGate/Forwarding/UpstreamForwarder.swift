@@ -34,6 +34,8 @@ struct ForwardedHeaders: Sendable {
     var userAgent: String?
     /// `gzip` when the forwarded body is gzip, `nil` for identity.
     var contentEncoding: String?
+    /// `X-Forwarded-For` to send, `nil` for none (a spooled batch's, see `SpooledBatch.forwardedFor`).
+    var forwardedFor: String? = nil
 }
 
 /// The one long-lived client to Segment: pooled keep-alive HTTP/1.1 connections per event loop, TLS 1.2
@@ -93,6 +95,7 @@ final class UpstreamForwarder: Sendable {
             fields.add(name: "Content-Type", value: headers.contentType ?? "application/json")
             if let value = headers.userAgent { fields.add(name: "User-Agent", value: value) }
             if let value = headers.contentEncoding { fields.add(name: "Content-Encoding", value: value) }
+            if let value = headers.forwardedFor { fields.add(name: "X-Forwarded-For", value: value) }
         }
         do {
             let response = try await client.execute(request, on: eventLoop)

@@ -53,13 +53,16 @@ struct IngressRefusal: Error, Sendable {
         static let upstreamTimeout = Code("upstream_timeout", status: 503)
         static let upstreamUnreachable = Code("upstream_unreachable", status: 502)
         static let upstreamRejected = Code("upstream_rejected", status: nil)
+        // The spool (`delivery.mode: spool`): nothing is acknowledged that is not on disk.
+        static let spoolFull = Code("spool_full", status: 503)
+        static let spoolUnavailable = Code("spool_unavailable", status: 503)
 
         /// Every code the ingress answers with.
         static let all: [Code] = [
             notFound, methodNotAllowed, unsupportedEncoding, invalidAuthorization, missingWriteKey, unknownWriteKey, overloaded,
             payloadTooLarge, bodyTimeout, invalidCompression, invalidJSON, nestingTooDeep, eventTooLarge, batchTooLarge,
             tooManyEvents, invalidBatch, invalidEvent, consentUnverifiable, rateLimited, upstreamError, upstreamTimeout,
-            upstreamUnreachable, upstreamRejected,
+            upstreamUnreachable, upstreamRejected, spoolFull, spoolUnavailable,
         ]
     }
 

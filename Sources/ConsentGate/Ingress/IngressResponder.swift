@@ -3,10 +3,11 @@ import Hummingbird
 import Logging
 import NIOCore
 import SegmentWire
+import Spool
 
 /// The one route of the ingress listener: every tracking API path walks ``handle(_:_:channel:)`` once,
 /// left to right, as named steps — accept (route, method, coding, key), read the body, parse, select the
-/// source (the allowlist), enforce its policy, encode, forward to its upstream and relay. A step that refuses throws an ``IngressRefusal``; ``respond(to:context:)``
+/// source (the allowlist), enforce its policy, encode, then deliver: forward to its upstream and relay, or spool. A step that refuses throws an ``IngressRefusal``; ``respond(to:context:)``
 /// turns every refusal into its answer in one place.
 struct IngressResponder: HTTPResponder {
     typealias Context = IngressContext
@@ -33,18 +34,23 @@ struct IngressResponder: HTTPResponder {
     let metrics: GatewayMetrics
     let feed: DecisionFeed
     let upstreamWarning: RateLimitedWarning
+    /// `delivery.mode: spool`: the durable log accepted batches go to; `nil` relays (the default).
+    let spool: SpoolLog?
+    let spoolWarning: RateLimitedWarning
     private let inflight = InflightLimit()
     let writeKeys = WriteKey.Memo()
 
     init(
-        settings: Settings, sources: IngressSources, metrics: GatewayMetrics, feed: DecisionFeed, logger: Logger
+        settings: Settings, sources: IngressSources, metrics: GatewayMetrics, feed: DecisionFeed, logger: Logger, spool: SpoolLog? = nil
     ) {
+        self.spool = spool
         self.settings = settings
         self.scanner = BatchScanner(limits: settings.limits)
         self.sources = sources
         self.metrics = metrics
         self.feed = feed
         self.upstreamWarning = RateLimitedWarning("upstream exchange failed: clients were told to retry", logger: logger)
+        self.spoolWarning = RateLimitedWarning("the spool could not take a batch: clients were told to retry", logger: logger)
     }
 
     func respond(to request: Request, context: Context) async throws -> Response {
@@ -83,7 +89,7 @@ struct IngressResponder: HTTPResponder {
         let source = try selectSource(parsed, accepted)
         let enforcement = try await enforce(parsed, source, accepted)
         guard let outgoing = encode(parsed, enforcement, accepted) else { return GatewayResponse.success(headers: accepted.headers) }
-        return await forward(outgoing, source, accepted, channel: channel)
+        return try await deliver(outgoing, source, accepted, channel: channel)
     }
 
     /// The one place a refusal becomes a response: counted, with CORS, the request id and its own

@@ -40,6 +40,8 @@ final class GatewayMetrics: Sendable {
     private let ready: Gauge
     /// Cache statistics already exported: counters only move forward by the difference.
     private let exported = Mutex(ConsentCacheStatistics())
+    /// The spool's and the deliverer's metrics; `nil` in relay mode, whose exposition stays as it was.
+    let spool: SpoolMetrics?
 
     /// One source's labels: its name and the categories its policy names (`policy.categories`).
     struct SourceLabels: Sendable, Hashable {
@@ -59,9 +61,10 @@ final class GatewayMetrics: Sendable {
     ///   per-event counters under its `source` label, created here once.
     init(
         sources: [SourceLabels], build: BuildInfo = BuildInfo(inflater: .preferred),
-        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), spool: Bool = false
     ) {
         self.registry = registry
+        self.spool = spool ? SpoolMetrics(registry: registry) : nil
         func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
             MetricNameDescriptor(namespace: "consentgate", metricName: metric, unitName: unit, helpText: help)
         }
@@ -196,6 +199,11 @@ final class GatewayMetrics: Sendable {
         cacheEntries.set(Double(statistics.count))
     }
 
+    /// One delivery attempt of a spooled batch (`delivered`, `rate_limited`, `server_error`, …).
+    func deliveryAttempt(_ outcome: String) { spool?.attempt(outcome) }
+    /// A spooled batch moved to the dead letters.
+    func deadLetter(_ reason: BatchDelivery.Reason) { spool?.deadLetter(reason) }
+
     /// The Prometheus text exposition.
     func exposition() -> [UInt8] { registry.emitToBuffer() }
 
@@ -249,5 +257,60 @@ struct SourceCounters: Sendable {
 
     private func categoryIndex(_ category: String) -> Int {
         categories.firstIndex(of: category) ?? categories.count
+    }
+}
+
+/// `delivery.mode: spool`: the spool's size and age (gauges set at scrape time from the log's status),
+/// delivery attempts by outcome, dead letters by reason and the spool's `fsync`s, created once with the
+/// rest of ``GatewayMetrics``.
+struct SpoolMetrics: Sendable {
+    static let outcomes = ["delivered", "rate_limited", "rejected", "server_error", "unexpected_status", "timeout", "connection_failed"]
+
+    private let bytes: Gauge
+    private let batches: Gauge
+    private let oldestAge: Gauge
+    private let deadLetterFiles: Gauge
+    private let full: Gauge
+    private let attempts: [Counter]
+    private let deadLetters: [Counter]
+    private let fsyncs: Counter
+    private let exportedFsyncs = Mutex(0)
+
+    init(registry: PrometheusCollectorRegistry) {
+        func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "consentgate", metricName: metric, unitName: unit, helpText: help)
+        }
+        bytes = registry.makeGauge(descriptor: name("spool", unit: "bytes", "Bytes of spooled batches not yet delivered or dead-lettered."))
+        batches = registry.makeGauge(descriptor: name("spool_batches", "Spooled batches not yet delivered or dead-lettered."))
+        oldestAge = registry.makeGauge(
+            descriptor: name("spool_oldest_batch_age", unit: "seconds", "Age of the oldest spooled batch not yet delivered; 0 when none."))
+        deadLetterFiles = registry.makeGauge(descriptor: name("spool_dead_letter_files", "Dead letters waiting in the spool's dead-letters directory."))
+        full = registry.makeGauge(descriptor: name("spool_full", "1 while the spool cannot take an average batch (ingress answers spool_full)."))
+        let attemptsName = name("delivery_attempts", unit: "total", "Attempts to deliver a spooled batch to Segment, by outcome.")
+        attempts = Self.outcomes.map { registry.makeCounter(descriptor: attemptsName, labels: [("outcome", $0)]) }
+        let deadName = name("delivery_dead_letters", unit: "total", "Spooled batches moved to the dead letters, by reason.")
+        deadLetters = BatchDelivery.Reason.allCases.map { registry.makeCounter(descriptor: deadName, labels: [("reason", $0.rawValue)]) }
+        fsyncs = registry.makeCounter(descriptor: name("spool_fsyncs", unit: "total", "fsync/fdatasync calls the spool issued."))
+    }
+
+    func attempt(_ outcome: String) {
+        attempts[Self.outcomes.firstIndex(of: outcome) ?? Self.outcomes.count - 1].increment()
+    }
+
+    func deadLetter(_ reason: BatchDelivery.Reason) {
+        deadLetters[BatchDelivery.Reason.allCases.firstIndex(of: reason) ?? 0].increment()
+    }
+
+    /// Brings the gauges up to date from the log (done at scrape time).
+    func sync(bytes: Int64, batches: Int, oldestAgeSeconds: Double, deadLetters: Int, isFull: Bool, fsyncs total: Int) {
+        self.bytes.set(Double(bytes))
+        self.batches.set(Double(batches))
+        oldestAge.set(oldestAgeSeconds)
+        deadLetterFiles.set(Double(deadLetters))
+        full.set(isFull ? 1 : 0)
+        exportedFsyncs.withLock { last in
+            fsyncs.increment(by: Int64(max(0, total - last)))
+            last = max(last, total)
+        }
     }
 }
