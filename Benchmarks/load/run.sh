@@ -20,6 +20,9 @@
 #   SCRATCH=.build (swift build --scratch-path) NGINX_WORKERS=2 SINK_WORKERS=1 KEEP=1 (keep the work dir)
 #   QUICK=1 (SUBJECTS=100000 ROUNDS=1 SECONDS_EACH=5: a smoke run, not for the record)
 #   CONSENTGATE_BIN=path (measure that binary instead of building one)
+#   SPOOL=1 (also run a second consentgate with delivery.mode: spool, alternating with the other two in the
+#   peak and paced phases: its batch rate against relay's, fsyncs per second against requests per second,
+#   and its p99 at the same half load; SPOOL_COMMIT_MS=2 sets its delivery.spool.commit_interval_ms)
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -35,6 +38,8 @@ THREADS="${THREADS:-1}"
 SUBJECTS="${SUBJECTS:-1000000}"
 SCRATCH="${SCRATCH:-$root/.build}"
 NGINX_WORKERS="${NGINX_WORKERS:-2}"
+SPOOL="${SPOOL:-0}"
+SPOOL_COMMIT_MS="${SPOOL_COMMIT_MS:-2}"
 SINK_WORKERS="${SINK_WORKERS:-1}"
 EVENTS_PER_BATCH=100
 
@@ -107,6 +112,7 @@ PY
 export DIR="$work" CERTS="$work/certs"
 export SINK_PORT PROXY_PORT CG_PORT ADMIN_PORT SINK_WORKERS PROXY_WORKERS="$NGINX_WORKERS"
 SINK_PORT="$(free_port)"; PROXY_PORT="$(free_port)"; CG_PORT="$(free_port)"; ADMIN_PORT="$(free_port)"
+SPOOL_PORT="$(free_port)"; SPOOL_ADMIN_PORT="$(free_port)"
 export CACHE_CAPACITY=$((SUBJECTS + SUBJECTS / 10 + 1000))
 
 bash "$root/certs/make-dev-certs.sh" "$CERTS" >/dev/null
@@ -150,14 +156,30 @@ pids+=($cg_pid)
 wait_port 127.0.0.1 "$CG_PORT" 30 || die "consentgate did not start: $(tail -5 "$work/consentgate.log")"
 wait_port 127.0.0.1 "$ADMIN_PORT" 10 || die "consentgate's admin listener did not start"
 
+# SPOOL=1: the same gateway in delivery.mode: spool, on its own copy of the store and its own ports.
+servers="nginx consentgate"
+if [[ "$SPOOL" == 1 ]]; then
+  cp "$work/consent.sqlite" "$work/consent-spool.sqlite"
+  sed -e "s|port: $CG_PORT|port: $SPOOL_PORT|; s|port: $ADMIN_PORT|port: $SPOOL_ADMIN_PORT|" \
+    -e "s|$work/consent.sqlite|$work/consent-spool.sqlite|; s|$work/audit.jsonl|$work/audit-spool.jsonl|" \
+    "$work/consentgate.yaml" >"$work/consentgate-spool.yaml"
+  printf 'delivery:\n  mode: spool\n  spool: {path: %s/spool, commit_interval_ms: %s}\n' "$work" "$SPOOL_COMMIT_MS" >>"$work/consentgate-spool.yaml"
+  "$bin" serve --config "$work/consentgate-spool.yaml" >"$work/consentgate-spool.log" 2>&1 &
+  spool_pid=$!
+  pids+=($spool_pid)
+  wait_port 127.0.0.1 "$SPOOL_PORT" 30 || die "consentgate (spool) did not start: $(tail -5 "$work/consentgate-spool.log")"
+  servers="nginx consentgate consentgate-spool"
+fi
+port_of() { case "$1" in nginx) echo "$PROXY_PORT";; consentgate) echo "$CG_PORT";; consentgate-spool) echo "$SPOOL_PORT";; esac; }
+
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-metric() {  # sum of a metric's samples whose line matches a pattern (default: any)
-  curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" -v p="${2:-}" '
+metric() {  # sum of a metric's samples whose line matches a pattern (default: any); METRICS_PORT= another admin port
+  curl -s "http://127.0.0.1:${METRICS_PORT:-$ADMIN_PORT}/metrics" | awk -v m="$1" -v p="${2:-}" '
     $1 ~ "^"m"($|\\{)" && index($0, p) > 0 { s += $NF } END { printf "%.0f\n", s }'
 }
 
 # One check that the path works end to end before measuring: 200, and every event forwarded.
-for url in "http://127.0.0.1:$PROXY_PORT/v1/batch" "http://127.0.0.1:$CG_PORT/v1/batch"; do
+for url in $(for server in $servers; do echo "http://127.0.0.1:$(port_of "$server")/v1/batch"; done); do
   status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url" -H 'Content-Type: application/json' \
     -H 'Content-Encoding: gzip' -H 'Authorization: Basic YmVuY2gtd3JpdGUta2V5Og==' --data-binary @"$data/uniform/0000.gz")
   [[ "$status" == 200 ]] || die "POST $url answered $status"
@@ -188,19 +210,30 @@ rss_after=$(rss_kib "$cg_pid")
 cached_after=$(metric consentgate_cache_entries)
 bytes_per_subject=$(python3 -c "print(round(($rss_after - $rss_before) * 1024 / $SUBJECTS, 1))")
 log "RSS after: $rss_after KiB; cache entries $cached_before -> $cached_after; $bytes_per_subject B per subject"
+if [[ "$SPOOL" == 1 ]]; then
+  log "putting all $SUBJECTS subjects in the spool gateway's cache"
+  python3 "$here/warm.py" "http://127.0.0.1:$SPOOL_PORT" "$SUBJECTS" --threads 3
+fi
 
 # --- 2. peak throughput, alternating -------------------------------------------------------------------------
 log "warm-up of both servers (${SECONDS_EACH}s each)"
 wrk_run warm "http://127.0.0.1:$PROXY_PORT/v1/batch" "$data/uniform" "$uniform_count" "$SECONDS_EACH" "$CONNECTIONS" >/dev/null
 wrk_run warm "http://127.0.0.1:$CG_PORT/v1/batch" "$data/uniform" "$uniform_count" "$SECONDS_EACH" "$CONNECTIONS" >/dev/null
+if [[ "$SPOOL" == 1 ]]; then
+  wrk_run warm "http://127.0.0.1:$SPOOL_PORT/v1/batch" "$data/uniform" "$uniform_count" "$SECONDS_EACH" "$CONNECTIONS" >/dev/null
+fi
 results="$work/results.txt"
 : >"$results"
 lookups_before=$(metric consentgate_store_request_duration_seconds_count)
 for round in $(seq 1 "$ROUNDS"); do
-  for server in nginx consentgate; do
-    port=$PROXY_PORT; [[ $server == consentgate ]] && port=$CG_PORT
+  for server in $servers; do
+    port=$(port_of "$server")
+    fsyncs_before=0
+    [[ $server == consentgate-spool ]] && fsyncs_before=$(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_fsyncs_total)
     line=$(wrk_run "$server" "http://127.0.0.1:$port/v1/batch" "$data/uniform" "$uniform_count" "$SECONDS_EACH" "$CONNECTIONS")
-    echo "peak $round $line load=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
+    fsyncs=0
+    [[ $server == consentgate-spool ]] && fsyncs=$(( $(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_fsyncs_total) - fsyncs_before ))
+    echo "peak $round $line fsyncs=$fsyncs load=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
     log "round $round $server: $(python3 -c "print(round($(field "$line" requests) / $(field "$line" duration_us) * 1e6))") batches/s, p99 $(field "$line" p99_us) us, non-2xx $(field "$line" errors_status)"
   done
 done
@@ -224,10 +257,14 @@ paced_connections=$(python3 -c "print(max(1, round($cg_peak / 2 * ($delay_ms + 1
 log "paced runs: ~$((cg_peak / 2)) batches/s ($paced_connections connections, ${delay_ms} ms on average between a connection's requests)"
 for round in $(seq 1 "$ROUNDS"); do
   for gaps in random fixed; do
-    for server in nginx consentgate; do
-      port=$PROXY_PORT; [[ $server == consentgate ]] && port=$CG_PORT
+    for server in $servers; do
+      port=$(port_of "$server")
+      fsyncs_before=0
+      [[ $server == consentgate-spool ]] && fsyncs_before=$(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_fsyncs_total)
       line=$(wrk_run "$server" "http://127.0.0.1:$port/v1/batch" "$data/uniform" "$uniform_count" "$SECONDS_EACH" "$paced_connections" "$delay_ms" "$gaps")
-      echo "paced-$gaps $round $line load=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
+      fsyncs=0
+      [[ $server == consentgate-spool ]] && fsyncs=$(( $(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_fsyncs_total) - fsyncs_before ))
+      echo "paced-$gaps $round $line fsyncs=$fsyncs load=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
     done
   done
 done
@@ -251,7 +288,7 @@ zipf_sim_result=$(sed -n 's/^RESULT lookups_per_100_events_warm=//p' <<<"$zipf_s
 export results SECONDS_EACH CONNECTIONS THREADS SUBJECTS EVENTS_PER_BATCH batch_json batch_gzip event_bytes \
   rss_before rss_after rss_end bytes_per_subject cached_before cached_after warm_seconds import_seconds \
   lookups_before lookups_after_peak forwarded events_total zipf_lookups zipf_events zipf_sim_result \
-  paced_connections delay_ms ROUNDS NGINX_WORKERS SINK_WORKERS QUICK
+  paced_connections delay_ms ROUNDS NGINX_WORKERS SINK_WORKERS QUICK SPOOL SPOOL_COMMIT_MS
 python3 - <<'PY'
 import os, statistics
 E = os.environ
@@ -297,16 +334,35 @@ for server in ("nginx", "consentgate"):
           + " ".join(f"{r:.0f}" for r in s["rates"]))
 ratio = peak["consentgate"]["rate"] / peak["nginx"]["rate"] if peak["nginx"]["rate"] else 0
 print(f"ratio consentgate/nginx: {ratio:.3f}  ({ratio*100:.1f} %; target >= 35 %: {verdict(ratio >= 0.35)})")
+spooled = E.get("SPOOL") == "1"
+def fsync_rate(phase):
+    runs = rows.get((phase, "consentgate-spool"), [])
+    fs, us, reqs = sum(int(r.get("fsyncs", 0)) for r in runs), sum(int(r["duration_us"]) for r in runs), sum(int(r["requests"]) for r in runs)
+    return (fs / us * 1e6 if us else 0), (reqs / us * 1e6 if us else 0)
+if spooled:
+    s = summary("peak", "consentgate-spool")
+    peak["consentgate-spool"] = s
+    print(f"{'consentgate-spool':<20} {s['rate']:>11.0f} {s['rate']*n:>11.0f} {s['p50']:>8.2f} {s['p99']:>8.2f} {s['errors']:>7d}  "
+          + " ".join(f"{r:.0f}" for r in s["rates"]))
+    spool_ratio = s["rate"] / peak["consentgate"]["rate"] if peak["consentgate"]["rate"] else 0
+    fps, rps = fsync_rate("peak")
+    print(f"ratio spool/relay: {spool_ratio:.3f} ({spool_ratio*100:.1f} %; goal >= 80 %: {verdict(spool_ratio >= 0.8)}); "
+          f"spool fsyncs {fps:.0f}/s for {rps:.0f} requests/s ({fps / rps if rps else 0:.3f} per request; "
+          f"commit interval {E['SPOOL_COMMIT_MS']} ms)")
 print()
 for gaps, what in (("random", "random gaps, mean"), ("fixed", "fixed gaps,")):
     print(f"paced (~half of consentgate's peak; {E['paced_connections']} connections, {what} {E['delay_ms']} ms between a connection's requests)")
     print("                       batches/s   p50 ms   p99 ms  errors  per-round p99 ms")
     paced = {}
-    for server in ("nginx", "consentgate"):
+    for server in ("nginx", "consentgate") + (("consentgate-spool",) if spooled else ()):
         s = summary("paced-" + gaps, server)
         paced[server] = s
         print(f"{server:<20} {s['rate']:>11.0f} {s['p50']:>8.2f} {s['p99']:>8.2f} {s['errors']:>7d}  " + " ".join(f"{p:.2f}" for p in s["p99s"]))
     added = paced["consentgate"]["p99"] - paced["nginx"]["p99"]
+    if spooled:
+        fps, rps = fsync_rate("paced-" + gaps)
+        print(f"spool p99 {paced['consentgate-spool']['p99']:.2f} ms vs relay {paced['consentgate']['p99']:.2f} ms; "
+              f"spool fsyncs {fps:.0f}/s for {rps:.0f} requests/s")
     if gaps == "random":
         print(f"p99 added over nginx: {added:.2f} ms (target <= 2 ms: {verdict(added <= 2)})")
     else:
