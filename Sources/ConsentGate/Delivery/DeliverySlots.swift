@@ -21,8 +21,8 @@ final class DeliverySlots: Sendable {
         self.limit = max(1, limit)
     }
 
-    var isStopped: Bool { state.withLock(\.stopped) }
-    var inFlight: Int { state.withLock(\.inFlight) }
+    var isStopped: Bool { state.withLock { $0.stopped } }
+    var inFlight: Int { state.withLock { $0.inFlight } }
 
     /// Returns when a slot is free (or at once after ``stop()``). One caller at a time: the taker.
     func waitForFreeSlot() async {

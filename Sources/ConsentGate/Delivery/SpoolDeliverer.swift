@@ -169,9 +169,8 @@ struct SpoolDeliverer: Service {
     static func auditedEvents(_ batch: SpooledBatch) -> [(messageId: String?, type: String?)] {
         let json: [UInt8]
         if batch.contentEncoding == "gzip" {
-            guard let inflated = try? batch.body.withUnsafeBytes({ bytes throws(WireError) in
-                try Inflater.inflate(bytes, coding: .gzip, limit: 64 << 20)
-            }) else { return [(nil, nil)] }
+            guard let inflated = try? batch.body.withUnsafeBytes({ try Inflater.inflate($0, coding: .gzip, limit: 64 << 20) })
+            else { return [(nil, nil)] }
             json = inflated
         } else {
             json = batch.body

@@ -8,8 +8,8 @@ extension IngressResponder {
     func deliver(_ outgoing: OutgoingRequest, _ source: IngressSources.Entry, _ accepted: AcceptedRequest, channel: any Channel)
         async throws(IngressRefusal) -> Response
     {
-        guard let spool else { return await forward(outgoing, source, accepted, channel: channel) }
-        return try await self.spool(outgoing, source, accepted, into: spool)
+        guard let spoolLog else { return await forward(outgoing, source, accepted, channel: channel) }
+        return try await spool(outgoing, source, accepted, into: spoolLog)
     }
 
     /// Appends the bytes to forward and what their forward needs to the spool, and answers as a relayed

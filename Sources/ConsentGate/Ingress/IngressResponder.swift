@@ -35,7 +35,7 @@ struct IngressResponder: HTTPResponder {
     let feed: DecisionFeed
     let upstreamWarning: RateLimitedWarning
     /// `delivery.mode: spool`: the durable log accepted batches go to; `nil` relays (the default).
-    let spool: SpoolLog?
+    let spoolLog: SpoolLog?
     let spoolWarning: RateLimitedWarning
     private let inflight = InflightLimit()
     let writeKeys = WriteKey.Memo()
@@ -43,7 +43,7 @@ struct IngressResponder: HTTPResponder {
     init(
         settings: Settings, sources: IngressSources, metrics: GatewayMetrics, feed: DecisionFeed, logger: Logger, spool: SpoolLog? = nil
     ) {
-        self.spool = spool
+        self.spoolLog = spool
         self.settings = settings
         self.scanner = BatchScanner(limits: settings.limits)
         self.sources = sources

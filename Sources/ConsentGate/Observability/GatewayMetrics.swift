@@ -263,7 +263,7 @@ struct SourceCounters: Sendable {
 /// `delivery.mode: spool`: the spool's size and age (gauges set at scrape time from the log's status),
 /// delivery attempts by outcome, dead letters by reason and the spool's `fsync`s, created once with the
 /// rest of ``GatewayMetrics``.
-struct SpoolMetrics: Sendable {
+final class SpoolMetrics: Sendable {
     static let outcomes = ["delivered", "rate_limited", "rejected", "server_error", "unexpected_status", "timeout", "connection_failed"]
 
     private let bytes: Gauge
