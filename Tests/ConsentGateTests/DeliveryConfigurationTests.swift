@@ -53,10 +53,12 @@ import Testing
         #expect(delivery.mode == .spool)
     }
 
-    @Test(arguments: [
-        ("1073741824", Int64(1 << 30)), ("512MiB", 512 << 20), ("512 MiB", 512 << 20), ("1GiB", 1 << 30), ("64KiB", 64 << 10),
+    static let sizes: [(String, Int64)] = [
+        ("1073741824", 1 << 30), ("512MiB", 512 << 20), ("512 MiB", 512 << 20), ("1GiB", 1 << 30), ("64KiB", 64 << 10),
         ("2g", 2 << 30), ("500MB", 500_000_000), ("1TiB", 1 << 40), ("4096b", 4096),
-    ])
+    ]
+
+    @Test(arguments: sizes)
     func byteSizes(text: String, bytes: Int64) async throws {
         #expect(GatewayConfiguration.Delivery.parseBytes(text) == bytes)
         #expect(try await load("delivery: {spool: {max_bytes: \(text)}}").delivery.spool.maxBytes == bytes)

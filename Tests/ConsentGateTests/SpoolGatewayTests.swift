@@ -204,7 +204,7 @@ struct SpoolGatewayTests {
             #expect(Self.value(#"consentgate_delivery_dead_letters_total{reason="rejected"}"#, in: metrics) == 1)
             #expect(Self.value(#"consentgate_delivery_attempts_total{outcome="rejected"}"#, in: metrics) == 1)
             let status = try SpoolOperations.status(path: path)
-            #expect(status.contains("batches: 0\n") && status.contains("dead_letters: 1\n"), status)
+            #expect(status.contains("batches: 0\n") && status.contains("dead_letters: 1\n"), "\(status)")
             return harness.configuration
         }
         // With the gateway stopped, the dead letter goes back in line and the next gateway delivers it.
@@ -230,7 +230,7 @@ struct SpoolGatewayTests {
                 _ = try await SpoolOperations.requeueDeadLetters(configuration: configuration)
                 Issue.record("requeue needs the spool to itself")
             } catch {
-                #expect(error.description.contains("locked"))
+                #expect("\(error)".contains("locked"), "\(error)")
             }
         }
     }

@@ -307,7 +307,7 @@ final class SpoolMetrics: Sendable {
         self.batches.set(Double(batches))
         oldestAge.set(oldestAgeSeconds)
         deadLetterFiles.set(Double(deadLetters))
-        full.set(isFull ? 1 : 0)
+        full.set(isFull ? 1.0 : 0.0)
         exportedFsyncs.withLock { last in
             fsyncs.increment(by: Int64(max(0, total - last)))
             last = max(last, total)
