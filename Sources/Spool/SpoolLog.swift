@@ -15,6 +15,12 @@ public final class SpoolLog: Sendable {
         self.shared = shared
     }
 
+    /// A log dropped without `close` still stops its writer thread (after committing what is pending) and
+    /// releases the lock; `close` is the way to wait for that.
+    deinit {
+        shared.withLockSignalling { $0.closing = true }
+    }
+
     /// Returns once the record is durable (one fsync covers every append that arrived within
     /// `commitInterval`). Throws `.full` (nothing written) when it would exceed `maxBytes`, `.closed` after
     /// `close`, `.io` when the write or sync failed (then nothing of it counts: it was never acknowledged).
