@@ -54,7 +54,7 @@ let package = Package(
             ]
         ),
         // The durable spool of `delivery.mode: spool`: a framed, group-committed on-disk log. Only file I/O.
-        .target(name: "Spool", dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
+        .target(name: "Spool"),
         // The server: wiring of ingress, forwarder, admin API, metrics and audit log.
         .target(
             name: "ConsentGate",

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+@testable import Spool
+
+/// What open does with what a crash (or the disk) left behind.
+@Suite struct SpoolRecoveryTests {
+    /// A spool with `count` small records (`record(n)`) in segment 1, closed; returns the segment's bytes and
+    /// the offset where each record starts.
+    private func written(_ directory: borrowing TemporaryDirectory, count: Int) async throws -> (bytes: [UInt8], offsets: [Int]) {
+        let log = try SpoolLog.open(configuration(directory))
+        let ids = try await appendAll(log, (0..<count).map { record($0) })
+        await log.close()
+        return (try fileBytes(directory.file(SpoolDirectory.segmentName(1))), ids.map { Int($0.offset) })
+    }
+
+    /// Small, so that reopening at each of its bytes stays quick (about 60 of them).
+    private func record(_ n: Int) -> SpooledBatch {
+        sampleBatch(n, bodyBytes: 16, minimal: true)
+    }
+
+    /// The file holds only `segment1` as segment 1 (no done-marks, nothing else).
+    private func reopen(with segment1: [UInt8]) throws -> (TemporaryDirectory, SpoolLog) {
+        let directory = try TemporaryDirectory()
+        try writeFile(directory.file(SpoolDirectory.segmentName(1)), segment1)
+        return (directory, try SpoolLog.open(configuration(directory)))
+    }
+
+    /// A crash mid-write of the last record, at every byte of it: reopening keeps every earlier record,
+    /// cuts the file back to where the last one started, and appends go on after it.
+    @Test func tornTailAtEveryByte() async throws {
+        let source = try TemporaryDirectory()
+        let (bytes, offsets) = try await written(source, count: 3)
+        let start = offsets[2]
+        for cut in start..<bytes.count {
+            let (directory, log) = try reopen(with: Array(bytes[..<cut]))
+            let handed = await take(log, 2)
+            #expect(handed.map(\.batch) == [record(0), record(1)], "cut at \(cut)")
+            #expect(await nothingWaits(log, wait: .milliseconds(1)))
+            #expect(log.statistics.corruptRecords == (cut > start ? 1 : 0))
+            #expect(log.statistics.cutBytes == Int64(cut - start))
+            #expect(try fileBytes(directory.file(SpoolDirectory.segmentName(1))).count == start)
+            if cut == start || cut == bytes.count - 1 {
+                let id = try await log.append(sampleBatch(9))
+                #expect(id == SpoolRecordID(segment: 2, offset: UInt64(SpoolFrame.segmentMagic.count)))
+            }
+            await log.close()
+        }
+    }
+
+    /// A wrong CRC in the last record loses that record alone.
+    @Test func aBadCRCInTheLastRecordLosesItAlone() async throws {
+        let source = try TemporaryDirectory()
+        var (bytes, offsets) = try await written(source, count: 3)
+        bytes[offsets[2] + 5] ^= 0x01
+        let (_, log) = try reopen(with: bytes)
+        #expect(await take(log, 2).count == 2)
+        #expect(await nothingWaits(log, wait: .milliseconds(1)))
+        #expect(log.statistics.corruptRecords == 1)
+        await log.close()
+    }
+
+    /// A record damaged in the middle of a segment: nothing after it can be trusted to be framed (a length
+    /// read from damaged bytes points anywhere), so the segment is cut there and its later records are lost
+    /// with it. A crash cannot do this (only the unsynced last commit can be torn, and none of it was
+    /// acknowledged); it is disk damage, and `cutBytes` reports how much went.
+    @Test func aBadRecordInTheMiddleCutsTheRestOfItsSegment() async throws {
+        let source = try TemporaryDirectory()
+        var (bytes, offsets) = try await written(source, count: 4)
+        bytes[offsets[1] + 20] ^= 0x80
+        let (_, log) = try reopen(with: bytes)
+        #expect(await take(log, 1).map(\.batch) == [record(0)])
+        #expect(await nothingWaits(log, wait: .milliseconds(1)))
+        #expect(log.statistics.corruptRecords == 1)
+        #expect(log.statistics.cutBytes == Int64(bytes.count - offsets[1]))
+        await log.close()
+    }
+
+    @Test func doneMarksSurviveARestartAndADamagedOneOnlyRedelivers() async throws {
+        let directory = try TemporaryDirectory()
+        do {
+            let log = try SpoolLog.open(configuration(directory))
+            _ = try await appendAll(log, (0..<4).map { sampleBatch($0) })
+            for record in await take(log, 3) { log.complete(record.id) }
+            await log.close()
+        }
+        let marks = directory.file(SpoolDirectory.doneName(1))
+        var bytes = try fileBytes(marks)
+        #expect(bytes.count == 3 * SpoolDoneMarks.entryBytes)
+        bytes[bytes.count - 1] ^= 0xFF  // the third mark is damaged
+        try writeFile(marks, bytes)
+        let log = try SpoolLog.open(configuration(directory))
+        #expect(await take(log, 2).map(\.batch) == [sampleBatch(2), sampleBatch(3)])
+        #expect(await nothingWaits(log, wait: .milliseconds(1)))
+        #expect(try fileBytes(marks).count == 2 * SpoolDoneMarks.entryBytes)  // cut before new marks go after it
+        await log.close()
+    }
+
+    /// Leftovers of an interrupted create (`.tmp`), done-marks whose segment was deleted, and segments
+    /// with nothing live are cleaned up; a file without the segment magic is set aside, not read.
+    @Test func leftoversAreCleanedUp() async throws {
+        let directory = try TemporaryDirectory()
+        try writeFile(directory.file(SpoolDirectory.segmentName(4) + ".tmp"), SpoolFrame.segmentMagic)
+        try writeFile(directory.file(SpoolDirectory.doneName(2)), SpoolDoneMarks.encode([8]))
+        try writeFile(directory.file(SpoolDirectory.segmentName(3)), SpoolFrame.segmentMagic)
+        try writeFile(directory.file(SpoolDirectory.segmentName(5)), Array("not a segment".utf8))
+        try FileManager.default.createDirectory(atPath: directory.file("dead-letters"), withIntermediateDirectories: true)
+        try writeFile(directory.file("dead-letters/x.dead.tmp"), [1, 2, 3])
+        let log = try SpoolLog.open(configuration(directory))
+        #expect(
+            try names(directory.path) == [
+                "00000000000000000005.log.damaged", SpoolDirectory.segmentName(6), "LOCK", "dead-letters",
+            ].sorted())
+        #expect(try names(directory.file("dead-letters")).isEmpty)
+        #expect(log.statistics.corruptRecords == 1)
+        #expect(log.status.segments == 1)
+        await log.close()
+    }
+}
