@@ -20,7 +20,7 @@ struct SpoolCrashTests {
         admin: {host: 127.0.0.1, port: 0, token: \(token)}
         store: {sqlite: {path: "\(directory)/consent.sqlite"}}
         audit: {path: "\(directory)/audit.jsonl", hmac_key: k}
-        log: {level: warning, format: json}
+        log: {level: info, format: json}
         shutdown: {grace_seconds: 5}
         delivery:
           mode: spool

@@ -55,7 +55,7 @@ struct SpoolSDKTests {
                 }
                 // Some uploads answered, then SIGKILL while the SDK is still sending.
                 let deadline = ContinuousClock.now + .seconds(20)
-                while ((try? SpoolLog.inspect(directory: directory + "/spool").batches) ?? 0) < 4 && ContinuousClock.now < deadline {
+                while ((try? SpoolLog.inspect(directory: directory + "/spool").batches) ?? 0) < 15 && ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(5))
                 }
                 _ = await killed.stop(signal: SIGKILL)
