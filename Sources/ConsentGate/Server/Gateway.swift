@@ -67,6 +67,16 @@ public struct Gateway: Sendable {
             await forwarders.shutdown()
             throw error
         }
+        if let spool {
+            let status = spool.status
+            if spool.statistics.corruptRecords > 0 {
+                logger.warning(
+                    "the spool had damaged records (a crash mid-write): cut at the last whole record; those were never acknowledged",
+                    metadata: ["cg.records": "\(spool.statistics.corruptRecords)", "cg.bytes": "\(spool.statistics.cutBytes)"])
+            }
+            logger.info(
+                "spool opened", metadata: ["cg.batches": "\(status.batches)", "cg.bytes": "\(status.bytes)", "cg.dead_letters": "\(status.deadLetters)"])
+        }
         let metrics = GatewayMetrics(
             sources: sourceSettings.map { GatewayMetrics.SourceLabels(name: $0.name, categories: $0.policy.categories) },
             build: BuildInfo(inflater: deflateLibrary), spool: spool != nil)
