@@ -55,7 +55,8 @@ extension GatewayConfiguration.Delivery {
         if !rawBytes.isEmpty {
             guard let bytes = Self.parseBytes(rawBytes) else {
                 throw ConfigurationError(
-                    key: values.fullKey("spool.max_bytes"), "must be a number of bytes, optionally with KiB, MiB, GiB or TiB (e.g. 512MiB), got '\(rawBytes)'")
+                    key: values.fullKey("spool.max_bytes"),
+                    "must be a number of bytes, optionally with KiB, MiB, GiB or TiB (e.g. 512MiB), got '\(rawBytes)'")
             }
             guard (Self.minimumSpoolBytes...Self.maximumSpoolBytes).contains(bytes) else {
                 throw ConfigurationError(
@@ -68,7 +69,8 @@ extension GatewayConfiguration.Delivery {
         retry.maxSeconds = try values.seconds("retry.max_seconds", default: retry.maxSeconds, in: 0.001...86_400)
         guard retry.maxSeconds >= retry.initialSeconds else {
             throw ConfigurationError(
-                key: values.fullKey("retry.max_seconds"), "must be at least delivery.retry.initial_seconds (\(retry.initialSeconds)), got \(retry.maxSeconds)")
+                key: values.fullKey("retry.max_seconds"),
+                "must be at least delivery.retry.initial_seconds (\(retry.initialSeconds)), got \(retry.maxSeconds)")
         }
         maxAgeHours = try values.seconds("max_age_hours", default: maxAgeHours, in: 0.001...87_600)
     }

@@ -60,9 +60,8 @@ struct SpoolObservation: Sendable {
     func json() -> [UInt8] {
         let status = log.status
         let age = Self.oldestAgeSeconds(status, nowMilliseconds: WallClock.milliseconds())
-        return Array(
-            #"{"bytes":\#(status.bytes),"batches":\#(status.batches),"oldest_age_seconds":\#(age),"dead_letters":\#(status.deadLetters),"full":\#(log.isFull)}"#
-                .utf8)
+        let counts = #"{"bytes":\#(status.bytes),"batches":\#(status.batches),"oldest_age_seconds":\#(age),"#
+        return Array((counts + #""dead_letters":\#(status.deadLetters),"full":\#(log.isFull)}"#).utf8)
     }
 
     /// `/readyz`: not ready while the spool cannot take an average batch.

@@ -40,7 +40,9 @@ extension IngressResponder {
                     .spoolFull, "the spool is full while Segment is slow or down; retry after the Retry-After delay",
                     headers: IngressRefusal.retryAfter(settings.retryAfterSeconds))
             default:
-                spoolWarning.emit([LogKey.reason: "\(error.code.rawValue)", LogKey.requestId: "\(accepted.requestId)", LogKey.source: "\(source.name)"])
+                spoolWarning.emit([
+                    LogKey.reason: "\(error.code.rawValue)", LogKey.requestId: "\(accepted.requestId)", LogKey.source: "\(source.name)",
+                ])
                 throw IngressRefusal(
                     .spoolUnavailable, "the batch could not be made durable; retry after the Retry-After delay",
                     headers: IngressRefusal.retryAfter(settings.retryAfterSeconds))

@@ -7,8 +7,9 @@ import Spool
 
 /// The one route of the ingress listener: every tracking API path walks ``handle(_:_:channel:)`` once,
 /// left to right, as named steps — accept (route, method, coding, key), read the body, parse, select the
-/// source (the allowlist), enforce its policy, encode, then deliver: forward to its upstream and relay, or spool. A step that refuses throws an ``IngressRefusal``; ``respond(to:context:)``
-/// turns every refusal into its answer in one place.
+/// source (the allowlist), enforce its policy, encode, then deliver (forward to its upstream and relay, or
+/// spool). A step that refuses throws an ``IngressRefusal``; ``respond(to:context:)`` turns every refusal
+/// into its answer in one place.
 struct IngressResponder: HTTPResponder {
     typealias Context = IngressContext
 
