@@ -215,6 +215,49 @@ struct SpoolGatewayTests {
         }
     }
 
+    @Test func aBatchOlderThanTheMaximumAgeIsADeadLetter() async throws {
+        let path = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await GatewayHarness.with({ configuration in
+            Self.spool(path)(&configuration)
+            configuration.delivery.maxAgeHours = 1.0 / 3600  // one second
+        }) { harness in
+            let plan = LedgerPlan("spool-old", batches: 1)
+            try await plan.store(through: harness)
+            await harness.sink.stop()
+            #expect(try await harness.post("/v1/batch", json: LedgerPlan.body(plan.batches[0])).status == 200)
+            #expect(await Self.eventually { (try? SpoolLog.inspect(directory: path).deadLetters) == 1 }, "expired after a second of failures")
+            let records = harness.auditRecords.filter { $0["action"] as? String == "dead_letter" }
+            #expect(!records.isEmpty && records.allSatisfy { $0["reason"] as? String == "expired" }, "\(records)")
+        }
+    }
+
+    @Test func aBatchOfASourceNoLongerConfiguredIsADeadLetter() async throws {
+        let path = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let plan = LedgerPlan("spool-gone", batches: 1)
+        try await GatewayHarness.with({ configuration in
+            Self.spool(path)(&configuration)
+            configuration.sources = [
+                .init(name: "eu", writeKeys: ["wk-eu"], policy: configuration.policy, upstreamURL: configuration.upstream.url)
+            ]
+        }) { harness in
+            try await plan.store(through: harness)
+            await harness.sink.stop()
+            let reply = try await harness.post(
+                "/v1/batch", body: Array(LedgerPlan.body(plan.batches[0]).utf8), headers: [("Content-Type", "application/json"), TestEvents.basic("wk-eu")])
+            #expect(reply.status == 200)
+        }
+        // The next gateway has no source "eu": the batch cannot be sent anywhere it was meant for.
+        try await GatewayHarness.with(Self.spool(path)) { harness in
+            #expect(await Self.eventually { (try? SpoolLog.inspect(directory: path).deadLetters) == 1 })
+            let records = harness.auditRecords.filter { $0["action"] as? String == "dead_letter" }
+            #expect(!records.isEmpty && records.allSatisfy { $0["reason"] as? String == "unknown_source" && $0["source"] as? String == "eu" })
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(harness.sink.received.isEmpty)
+        }
+    }
+
     @Test func oneGatewayPerSpool() async throws {
         let path = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: path) }
