@@ -263,7 +263,7 @@ struct SpoolGatewayTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         try await GatewayHarness.with(Self.spool(path)) { _ in
             do {
-                try await GatewayHarness.with(Self.spool(path)) { _ in Issue.record("a second gateway must not open a locked spool") }
+                _ = try await GatewayHarness.with(Self.spool(path)) { _ in Issue.record("a second gateway must not open a locked spool") }
             } catch {
                 #expect("\(error)".contains("delivery.spool.path") && "\(error)".contains("locked"), "\(error)")
             }
