@@ -19,7 +19,7 @@
 # Settings (environment): ROUNDS=3 SECONDS_EACH=10 CONNECTIONS=32 THREADS=1 SUBJECTS=1000000
 #   SCRATCH=.build (swift build --scratch-path) NGINX_WORKERS=2 SINK_WORKERS=1 KEEP=1 (keep the work dir)
 #   QUICK=1 (SUBJECTS=100000 ROUNDS=1 SECONDS_EACH=5: a smoke run, not for the record)
-#   CONSENTGATE_BIN=path (measure that binary instead of building one)
+#   CONSENTGATE_BIN=path (measure that binary instead of building one), ZIPF_BIN=path (the same for ZipfLookups)
 #   SPOOL=1 (also run a second consentgate with delivery.mode: spool, alternating with the other two in the
 #   peak and paced phases: its batch rate against relay's, fsyncs per second against requests per second,
 #   and its p99 at the same half load; SPOOL_COMMIT_MS=2 sets its delivery.spool.commit_interval_ms)
@@ -73,9 +73,14 @@ else
   bin="$SCRATCH/release/consentgate"
 fi
 [[ -x "$bin" ]] || die "no $bin after the build"
-log "building the ZipfLookups simulation (Benchmarks package, release)"
-(cd "$here/.." && swift build -c release --product ZipfLookups --scratch-path "$here/../.build" 2>&1 | tail -3) >&2
-zipf_bin="$here/../.build/release/ZipfLookups"
+if [[ -n "${ZIPF_BIN:-}" ]]; then
+  zipf_bin="$ZIPF_BIN"
+  log "using $zipf_bin (ZIPF_BIN; not building)"
+else
+  log "building the ZipfLookups simulation (Benchmarks package, release)"
+  (cd "$here/.." && swift build -c release --product ZipfLookups --scratch-path "$here/../.build" 2>&1 | tail -3) >&2
+  zipf_bin="$here/../.build/release/ZipfLookups"
+fi
 
 # --- work dir, processes, cleanup ----------------------------------------------------------------------
 work="$(mktemp -d /tmp/consentgate-load.XXXXXX)"
