@@ -198,6 +198,22 @@ wrk_run() {  # label url dir count seconds connections [delay_ms [gaps]] -> prin
   line=$(grep '^RESULT ' <<<"$out") || { log "wrk printed no result: $out"; return 1; }
   echo "$1 ${line#RESULT }"
 }
+# The spool gateway's fsyncs and group commits over one run (zero for the other servers).
+spool_counts_before() {
+  fsyncs_before=0; commits_before=0
+  if [[ $server == consentgate-spool ]]; then
+    fsyncs_before=$(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_fsyncs_total)
+    commits_before=$(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_commits_total)
+  fi
+}
+spool_counts_after() {
+  if [[ $server == consentgate-spool ]]; then
+    echo "fsyncs=$(( $(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_fsyncs_total) - fsyncs_before ))" \
+      "commits=$(( $(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_commits_total) - commits_before ))"
+  else
+    echo "fsyncs=0 commits=0"
+  fi
+}
 field() { sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<<" $1"; }
 
 # --- 1. memory per cached subject ---------------------------------------------------------------------------
@@ -233,12 +249,9 @@ lookups_before=$(metric consentgate_store_request_duration_seconds_count)
 for round in $(seq 1 "$ROUNDS"); do
   for server in $servers; do
     port=$(port_of "$server")
-    fsyncs_before=0
-    [[ $server == consentgate-spool ]] && fsyncs_before=$(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_fsyncs_total)
+    spool_counts_before
     line=$(wrk_run "$server" "http://127.0.0.1:$port/v1/batch" "$data/uniform" "$uniform_count" "$SECONDS_EACH" "$CONNECTIONS")
-    fsyncs=0
-    [[ $server == consentgate-spool ]] && fsyncs=$(( $(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_fsyncs_total) - fsyncs_before ))
-    echo "peak $round $line fsyncs=$fsyncs load=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
+    echo "peak $round $line $(spool_counts_after) load=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
     log "round $round $server: $(python3 -c "print(round($(field "$line" requests) / $(field "$line" duration_us) * 1e6))") batches/s, p99 $(field "$line" p99_us) us, non-2xx $(field "$line" errors_status)"
   done
 done
@@ -264,12 +277,9 @@ for round in $(seq 1 "$ROUNDS"); do
   for gaps in random fixed; do
     for server in $servers; do
       port=$(port_of "$server")
-      fsyncs_before=0
-      [[ $server == consentgate-spool ]] && fsyncs_before=$(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_fsyncs_total)
+      spool_counts_before
       line=$(wrk_run "$server" "http://127.0.0.1:$port/v1/batch" "$data/uniform" "$uniform_count" "$SECONDS_EACH" "$paced_connections" "$delay_ms" "$gaps")
-      fsyncs=0
-      [[ $server == consentgate-spool ]] && fsyncs=$(( $(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_fsyncs_total) - fsyncs_before ))
-      echo "paced-$gaps $round $line fsyncs=$fsyncs load=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
+      echo "paced-$gaps $round $line $(spool_counts_after) load=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
     done
   done
 done
@@ -342,18 +352,19 @@ print(f"ratio consentgate/nginx: {ratio:.3f}  ({ratio*100:.1f} %; target >= 35 %
 spooled = E.get("SPOOL") == "1"
 def fsync_rate(phase):
     runs = rows.get((phase, "consentgate-spool"), [])
-    fs, us, reqs = sum(int(r.get("fsyncs", 0)) for r in runs), sum(int(r["duration_us"]) for r in runs), sum(int(r["requests"]) for r in runs)
-    return (fs / us * 1e6 if us else 0), (reqs / us * 1e6 if us else 0)
+    fs, cs = sum(int(r.get("fsyncs", 0)) for r in runs), sum(int(r.get("commits", 0)) for r in runs)
+    us, reqs = sum(int(r["duration_us"]) for r in runs), sum(int(r["requests"]) for r in runs)
+    return (fs / us * 1e6 if us else 0), (reqs / us * 1e6 if us else 0), (cs / us * 1e6 if us else 0)
 if spooled:
     s = summary("peak", "consentgate-spool")
     peak["consentgate-spool"] = s
     print(f"{'consentgate-spool':<20} {s['rate']:>11.0f} {s['rate']*n:>11.0f} {s['p50']:>8.2f} {s['p99']:>8.2f} {s['errors']:>7d}  "
           + " ".join(f"{r:.0f}" for r in s["rates"]))
     spool_ratio = s["rate"] / peak["consentgate"]["rate"] if peak["consentgate"]["rate"] else 0
-    fps, rps = fsync_rate("peak")
+    fps, rps, cps = fsync_rate("peak")
     print(f"ratio spool/relay: {spool_ratio:.3f} ({spool_ratio*100:.1f} %; goal >= 80 %: {verdict(spool_ratio >= 0.8)}); "
-          f"spool fsyncs {fps:.0f}/s for {rps:.0f} requests/s ({fps / rps if rps else 0:.3f} per request; "
-          f"commit interval {E['SPOOL_COMMIT_MS']} ms)")
+          f"spool: {rps:.0f} requests/s, {cps:.0f} group commits/s ({cps / rps if rps else 0:.3f} per request), "
+          f"{fps:.0f} fsyncs/s in all ({fps / rps if rps else 0:.3f} per request); commit interval {E['SPOOL_COMMIT_MS']} ms")
 print()
 for gaps, what in (("random", "random gaps, mean"), ("fixed", "fixed gaps,")):
     print(f"paced (~half of consentgate's peak; {E['paced_connections']} connections, {what} {E['delay_ms']} ms between a connection's requests)")
@@ -365,9 +376,9 @@ for gaps, what in (("random", "random gaps, mean"), ("fixed", "fixed gaps,")):
         print(f"{server:<20} {s['rate']:>11.0f} {s['p50']:>8.2f} {s['p99']:>8.2f} {s['errors']:>7d}  " + " ".join(f"{p:.2f}" for p in s["p99s"]))
     added = paced["consentgate"]["p99"] - paced["nginx"]["p99"]
     if spooled:
-        fps, rps = fsync_rate("paced-" + gaps)
+        fps, rps, cps = fsync_rate("paced-" + gaps)
         print(f"spool p99 {paced['consentgate-spool']['p99']:.2f} ms vs relay {paced['consentgate']['p99']:.2f} ms; "
-              f"spool fsyncs {fps:.0f}/s for {rps:.0f} requests/s")
+              f"spool: {rps:.0f} requests/s, {cps:.0f} group commits/s, {fps:.0f} fsyncs/s in all")
     if gaps == "random":
         print(f"p99 added over nginx: {added:.2f} ms (target <= 2 ms: {verdict(added <= 2)})")
     else:

@@ -50,10 +50,11 @@ struct SpoolObservation: Sendable {
     /// Brings the spool gauges up to date.
     func sync(_ metrics: GatewayMetrics) {
         let status = log.status
+        let statistics = log.statistics
         metrics.spool?.sync(
             bytes: status.bytes, batches: status.batches,
             oldestAgeSeconds: Self.oldestAgeSeconds(status, nowMilliseconds: WallClock.milliseconds()),
-            deadLetters: status.deadLetters, isFull: log.isFull, fsyncs: log.fsyncCount)
+            deadLetters: status.deadLetters, isFull: log.isFull, fsyncs: statistics.fsyncs, commits: statistics.commits)
     }
 
     /// The debugger's `"spool"` member: `{"bytes":…,"batches":…,"oldest_age_seconds":…,"dead_letters":…,"full":…}`.

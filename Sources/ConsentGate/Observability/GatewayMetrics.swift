@@ -274,7 +274,9 @@ final class SpoolMetrics: Sendable {
     private let attempts: [Counter]
     private let deadLetters: [Counter]
     private let fsyncs: Counter
-    private let exportedFsyncs = Mutex(0)
+    private let commits: Counter
+    /// The log's counters already exported: the Prometheus counters move forward by the difference.
+    private let exported = Mutex((fsyncs: 0, commits: 0))
 
     init(registry: PrometheusCollectorRegistry) {
         func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
@@ -290,7 +292,10 @@ final class SpoolMetrics: Sendable {
         attempts = Self.outcomes.map { registry.makeCounter(descriptor: attemptsName, labels: [("outcome", $0)]) }
         let deadName = name("delivery_dead_letters", unit: "total", "Spooled batches moved to the dead letters, by reason.")
         deadLetters = BatchDelivery.Reason.allCases.map { registry.makeCounter(descriptor: deadName, labels: [("reason", $0.rawValue)]) }
-        fsyncs = registry.makeCounter(descriptor: name("spool_fsyncs", unit: "total", "fsync/fdatasync calls the spool issued."))
+        fsyncs = registry.makeCounter(
+            descriptor: name("spool_fsyncs", unit: "total", "fsync/fdatasync calls the spool issued (group commits, new segments, done-marks, dead letters)."))
+        commits = registry.makeCounter(
+            descriptor: name("spool_commits", unit: "total", "Group commits: each made every append of one commit interval durable with one fdatasync."))
     }
 
     func attempt(_ outcome: String) {
@@ -302,15 +307,16 @@ final class SpoolMetrics: Sendable {
     }
 
     /// Brings the gauges up to date from the log (done at scrape time).
-    func sync(bytes: Int64, batches: Int, oldestAgeSeconds: Double, deadLetters: Int, isFull: Bool, fsyncs total: Int) {
+    func sync(bytes: Int64, batches: Int, oldestAgeSeconds: Double, deadLetters: Int, isFull: Bool, fsyncs: Int, commits: Int) {
         self.bytes.set(Double(bytes))
         self.batches.set(Double(batches))
         oldestAge.set(oldestAgeSeconds)
         deadLetterFiles.set(Double(deadLetters))
         full.set(isFull ? 1.0 : 0.0)
-        exportedFsyncs.withLock { last in
-            fsyncs.increment(by: Int64(max(0, total - last)))
-            last = max(last, total)
+        exported.withLock { last in
+            self.fsyncs.increment(by: Int64(max(0, fsyncs - last.fsyncs)))
+            self.commits.increment(by: Int64(max(0, commits - last.commits)))
+            last = (max(last.fsyncs, fsyncs), max(last.commits, commits))
         }
     }
 }
