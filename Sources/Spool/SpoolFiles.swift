@@ -105,12 +105,18 @@ enum SpoolFiles {
         guard unlink(path) == 0 || errno == ENOENT else { throw failure("unlink", path) }
     }
 
-    /// `mkdir -p`.
+    /// `mkdir -p`; the directory holding each one it creates is synced, so acknowledged records are not
+    /// lost with a directory entry that never reached the disk.
     static func makeDirectory(_ path: String) throws(SpoolError) {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for component in path.split(separator: "/") {
+            let parent = prefix.isEmpty ? "." : prefix
             prefix += component + "/"
-            if mkdir(prefix, 0o755) != 0, errno != EEXIST { throw failure("mkdir", prefix) }
+            if mkdir(prefix, 0o755) == 0 {
+                try syncDirectory(parent)
+            } else if errno != EEXIST {
+                throw failure("mkdir", prefix)
+            }
         }
     }
 

@@ -11,6 +11,10 @@ import Testing
             let log = try SpoolLog.open(configuration(directory))
             let ids = try await appendAll(log, batches)
             #expect(ids == ids.sorted())
+            // Each append returned with its record written (and synced: one commit each, appended in turn).
+            let segment = try fileBytes(directory.file(SpoolDirectory.segmentName(ids[4].segment)))
+            #expect(segment.count == Int(ids[4].offset) + SpoolFrame.encode(batches[4]).count)
+            #expect(log.statistics.commits == 5)
             let handed = await take(log, 5)
             #expect(handed.map(\.id) == ids)
             #expect(handed.map(\.batch) == batches)
@@ -136,6 +140,16 @@ import Testing
         await log.close()
         let again = try SpoolLog.open(configuration(directory))
         await again.close()
+    }
+
+    @Test func createsItsDirectory() async throws {
+        let directory = try TemporaryDirectory()
+        var nested = configuration(directory)
+        nested.directory = directory.file("data/spool")
+        let log = try SpoolLog.open(nested)
+        _ = try await log.append(sampleBatch(1))
+        #expect(try names(nested.directory) == [SpoolDirectory.segmentName(1), "LOCK", "dead-letters"])
+        await log.close()
     }
 
     @Test func inspectWhileOpen() async throws {
