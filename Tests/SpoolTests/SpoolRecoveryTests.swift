@@ -27,25 +27,37 @@ import Testing
     }
 
     /// A crash mid-write of the last record, at every byte of it: reopening keeps every earlier record,
-    /// cuts the file back to where the last one started, and appends go on after it.
+    /// cuts the file back to where the last one started, and appends go on after it. (Eight cuts at a time:
+    /// each reopen waits for a few syncs.)
     @Test func tornTailAtEveryByte() async throws {
         let source = try TemporaryDirectory()
         let (bytes, offsets) = try await written(source, count: 3)
         let start = offsets[2]
-        for cut in start..<bytes.count {
-            let (directory, log) = try reopen(with: Array(bytes[..<cut]))
-            let handed = await take(log, 2)
-            #expect(handed.map(\.batch) == [record(0), record(1)], "cut at \(cut)")
-            #expect(await nothingWaits(log, wait: .milliseconds(1)))
-            #expect(log.statistics.corruptRecords == (cut > start ? 1 : 0))
-            #expect(log.statistics.cutBytes == Int64(cut - start))
-            #expect(try fileBytes(directory.file(SpoolDirectory.segmentName(1))).count == start)
-            if cut == start || cut == bytes.count - 1 {
-                let id = try await log.append(sampleBatch(9))
-                #expect(id == SpoolRecordID(segment: 2, offset: UInt64(SpoolFrame.segmentMagic.count)))
+        let cuts = Array(start..<bytes.count)
+        for group in stride(from: 0, to: cuts.count, by: 8).map({ cuts[$0..<min($0 + 8, cuts.count)] }) {
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                for cut in group {
+                    tasks.addTask { try await self.reopenTorn(Array(bytes[..<cut]), start: start, append: cut == cuts.last) }
+                }
+                try await tasks.waitForAll()
             }
-            await log.close()
         }
+    }
+
+    private func reopenTorn(_ segment1: [UInt8], start: Int, append: Bool) async throws {
+        let cut = segment1.count
+        let (directory, log) = try reopen(with: segment1)
+        let handed = await take(log, 2)
+        #expect(handed.map(\.batch) == [record(0), record(1)], "cut at \(cut)")
+        #expect(await nothingWaits(log, wait: .milliseconds(1)))
+        #expect(log.statistics.corruptRecords == (cut > start ? 1 : 0))
+        #expect(log.statistics.cutBytes == Int64(cut - start))
+        #expect(try fileBytes(directory.file(SpoolDirectory.segmentName(1))).count == start)
+        if cut == start || append {
+            let id = try await log.append(sampleBatch(9))
+            #expect(id == SpoolRecordID(segment: 2, offset: UInt64(SpoolFrame.segmentMagic.count)))
+        }
+        await log.close()
     }
 
     /// A wrong CRC in the last record loses that record alone.
