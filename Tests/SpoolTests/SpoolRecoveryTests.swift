@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Spool
@@ -128,4 +129,47 @@ import Testing
         #expect(log.status.segments == 1)
         await log.close()
     }
+
+    /// A process killed mid-stream (kill -9) leaves what the page cache holds: here a copy of the files taken
+    /// while appends go on. Every append acknowledged before the copy is in it; an append being written may
+    /// be torn, and is cut.
+    @Test func aCopyTakenWhileAppendingReopensWithEveryAcknowledgedRecord() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try SpoolLog.open(configuration(directory))
+        let acknowledged = Acknowledged()
+        let copy = try TemporaryDirectory()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    for n in stride(from: worker, to: 800, by: 8) where !acknowledged.copied.withLock({ $0 }) {
+                        let batch = sampleBatch(n, bodyBytes: 300)
+                        _ = try await log.append(batch)
+                        acknowledged.times.withLock { _ = $0.insert(batch.acceptedAtMilliseconds) }
+                    }
+                }
+            }
+            group.addTask {
+                while acknowledged.times.withLock({ $0.count }) < 40 { try await Task.sleep(for: .milliseconds(1)) }
+                let before = acknowledged.times.withLock { $0 }
+                for name in try names(directory.path) where name.hasSuffix(".log") {
+                    try writeFile(copy.file(name), try fileBytes(directory.file(name)))
+                }
+                acknowledged.copied.withLock { $0 = true }
+                let reopened = try SpoolLog.open(configuration(copy))
+                // Everything in the copy (more than `before`: appends written but not yet answered, too).
+                let found = await take(reopened, 1000, timeout: .milliseconds(300)).map(\.batch.acceptedAtMilliseconds)
+                #expect(before.isSubset(of: Set(found)))
+                await reopened.close()
+            }
+            try await group.waitForAll()
+        }
+        await log.close()
+    }
+}
+
+/// The acknowledgement times of the appends that returned, shared by the appending tasks.
+private final class Acknowledged: Sendable {
+    let times = Mutex<Set<Int64>>([])
+    /// The copy is taken: the appending tasks stop.
+    let copied = Mutex(false)
 }
