@@ -188,6 +188,27 @@ import Testing
         await log.close()
     }
 
+    /// Appends waiting for their commit interval are committed by `close`, without waiting it out.
+    @Test func closeCommitsWhatIsPending() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try SpoolLog.open(configuration(directory) { $0.commitInterval = .seconds(30) })
+        let appends = Task {
+            try await withThrowingTaskGroup(of: SpoolRecordID.self) { group in
+                for n in 0..<10 { group.addTask { try await log.append(sampleBatch(n)) } }
+                var ids: [SpoolRecordID] = []
+                for try await id in group { ids.append(id) }
+                return ids
+            }
+        }
+        #expect(await eventually { log.shared.withLock { $0.pending.count } == 10 })
+        await log.close()
+        #expect(try await appends.value.count == 10)
+        #expect(log.statistics.commits == 1)
+        let reopened = try SpoolLog.open(configuration(directory))
+        #expect(reopened.status.batches == 10)
+        await reopened.close()
+    }
+
     @Test func cancellingNextReturnsNothing() async throws {
         let directory = try TemporaryDirectory()
         let log = try SpoolLog.open(configuration(directory))
