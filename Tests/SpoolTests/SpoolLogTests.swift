@@ -149,6 +149,12 @@ import Testing
         let log = try SpoolLog.open(nested)
         _ = try await log.append(sampleBatch(1))
         #expect(try names(nested.directory) == [SpoolDirectory.segmentName(1), "LOCK", "dead-letters"])
+        // Payloads and write keys: for the gateway's user only.
+        let permissions = { (path: String) in
+            (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
+        }
+        #expect(try permissions(nested.directory) == 0o700)
+        #expect(try permissions(nested.directory + "/" + SpoolDirectory.segmentName(1)) == 0o600)
         await log.close()
     }
 
