@@ -7,14 +7,14 @@ import Darwin
 #endif
 
 /// The system calls the spool makes, each retried on `EINTR` and failing with `SpoolError(.io)` that names
-/// the call and the file. Blocking: called from the spool's writer thread, from `open`, and for short reads
+/// the call and the file. Files are created 0600 and directories 0700: records hold payloads and write keys. Blocking: called from the spool's writer thread, from `open`, and for short reads
 /// of page-cached records.
 enum SpoolFiles {
     static func failure(_ call: String, _ path: String, _ code: Int32 = errno) -> SpoolError {
         SpoolError(.io, "\(call) \(path): \(String(cString: strerror(code)))")
     }
 
-    static func openFile(_ path: String, _ flags: Int32, mode: mode_t = 0o644) throws(SpoolError) -> Int32 {
+    static func openFile(_ path: String, _ flags: Int32, mode: mode_t = 0o600) throws(SpoolError) -> Int32 {
         while true {
             let fd = open(path, flags | O_CLOEXEC, mode)
             if fd >= 0 { return fd }
@@ -105,12 +105,18 @@ enum SpoolFiles {
         guard unlink(path) == 0 || errno == ENOENT else { throw failure("unlink", path) }
     }
 
-    /// `mkdir -p`.
+    /// `mkdir -p`; the directory holding each one it creates is synced, so acknowledged records are not
+    /// lost with a directory entry that never reached the disk.
     static func makeDirectory(_ path: String) throws(SpoolError) {
         var prefix = path.hasPrefix("/") ? "/" : ""
         for component in path.split(separator: "/") {
+            let parent = prefix.isEmpty ? "." : prefix
             prefix += component + "/"
-            if mkdir(prefix, 0o755) != 0, errno != EEXIST { throw failure("mkdir", prefix) }
+            if mkdir(prefix, 0o700) == 0 {
+                try syncDirectory(parent)
+            } else if errno != EEXIST {
+                throw failure("mkdir", prefix)
+            }
         }
     }
 

@@ -54,15 +54,24 @@ struct SpoolIndex: Sendable {
     /// Records waiting to be handed out.
     var waiting: Int { queue.count - head }
 
-    /// When the oldest undelivered record was acknowledged. Linear in the records held (a requeued dead
-    /// letter keeps its first acknowledgement time, so the log order is not the time order).
+    /// When the oldest undelivered record was acknowledged. Cheap while the waiting records are in time
+    /// order (the usual case); linear in them once one is not (a requeued dead letter keeps its first
+    /// acknowledgement time, and wall clocks step back), until the queue next runs empty.
     var oldestAcceptedAt: Int64? {
         var oldest = handedOut.values.lazy.map(\.acceptedAt).min()
-        for entry in queue[head...] where oldest.map({ entry.acceptedAt < $0 }) ?? true {
+        let waiting = queue[head...]
+        if queueInTimeOrder {
+            if let first = waiting.first, oldest.map({ first.acceptedAt < $0 }) ?? true { oldest = first.acceptedAt }
+            return oldest
+        }
+        for entry in waiting where oldest.map({ entry.acceptedAt < $0 }) ?? true {
             oldest = entry.acceptedAt
         }
         return oldest
     }
+
+    /// True while every waiting record was acknowledged no earlier than the one before it.
+    private var queueInTimeOrder = true
 
     /// Room for a frame of this size? If so it is counted until `commit` or `release`.
     mutating func reserve(_ frameBytes: Int64) -> Bool {
@@ -90,6 +99,11 @@ struct SpoolIndex: Sendable {
     /// An undelivered record found on open.
     mutating func load(_ entry: Entry) {
         bytes += entry.frameBytes
+        if head == queue.count {
+            queueInTimeOrder = true
+        } else if let last = queue.last, entry.acceptedAt < last.acceptedAt {
+            queueInTimeOrder = false
+        }
         queue.append(entry)
         segments[entry.id.segment, default: Segment()].live += 1
     }

@@ -132,7 +132,8 @@ extension SpoolLog {
             }
             defer { SpoolFiles.closeFile(fd) }
             let scanned = try SpoolDirectory.scanSegment(fd, path)
-            let marks = (try? SpoolDirectory.readDoneMarks(directory + "/" + SpoolDirectory.doneName(segment))) ?? (offsets: [], validCount: 0, size: 0)
+            let donePath = directory + "/" + SpoolDirectory.doneName(segment)
+            let marks = (try? SpoolDirectory.readDoneMarks(donePath)) ?? (offsets: [], validCount: 0, size: 0)
             status.segments += 1
             for record in scanned.records where !marks.offsets.contains(record.offset) {
                 index.load(

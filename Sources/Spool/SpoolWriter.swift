@@ -30,6 +30,9 @@ final class SpoolWriter: @unchecked Sendable {
     private var activeFD: Int32
     private var activeSize: Int64
     private var activeRecords = 0
+    /// A write or sync of the active segment failed: after a failed `fdatasync` the kernel may have dropped
+    /// the dirty pages and a later sync can succeed without them, so nothing more goes to that file.
+    private var activeFailed = false
     private var sidecars: [UInt64: (fd: Int32, size: Int64)] = [:]
 
     init(shared: SpoolShared, configuration: SpoolConfiguration, lockFD: Int32, active: UInt64, activeFD: Int32) {
@@ -145,6 +148,7 @@ final class SpoolWriter: @unchecked Sendable {
                 try? SpoolFiles.truncate(activeFD, to: runStart, path)
                 activeSize = runStart
                 activeRecords -= run.count
+                activeFailed = true
                 failure = error
                 for (append, _) in run {
                     outcomes.append(.failed(Int64(append.frame.count), append.continuation, error))
@@ -157,7 +161,7 @@ final class SpoolWriter: @unchecked Sendable {
                 outcomes.append(.failed(Int64(append.frame.count), append.continuation, failure))
                 continue
             }
-            if activeRecords > 0, activeSize + Int64(append.frame.count) > configuration.segmentBytes {
+            if activeFailed || (activeRecords > 0 && activeSize + Int64(append.frame.count) > configuration.segmentBytes) {
                 flush()
                 if failure == nil {
                     do {
@@ -166,6 +170,7 @@ final class SpoolWriter: @unchecked Sendable {
                         syncs += 2
                         outcomes.append(.rolled(old: active, new: new, fd: fd))
                         (active, activeFD, activeSize, activeRecords) = (new, fd, Int64(SpoolFrame.segmentMagic.count), 0)
+                        activeFailed = false
                         runStart = activeSize
                     } catch {
                         failure = error

@@ -118,6 +118,26 @@ import Testing
         #expect(index.oldestAcceptedAt == 700)
     }
 
+    /// In time order the oldest is the first waiting one; after a record out of order, and until the queue
+    /// runs empty, every waiting one is looked at.
+    @Test func oldestWithTheQueueInAndOutOfTimeOrder() {
+        var index = SpoolIndex(maxBytes: 1 << 20)
+        index.addSegment(1)
+        for (n, time) in [100, 200, 300].enumerated() { committed(&index, entry(1, UInt64(n), at: Int64(time))) }
+        #expect(index.oldestAcceptedAt == 100)
+        var taken = index.take(max: 1)
+        _ = index.complete(taken[0].id)
+        #expect(index.oldestAcceptedAt == 200)
+        committed(&index, entry(1, 3, at: 50))
+        #expect(index.oldestAcceptedAt == 50)
+        taken = index.take(max: 3)
+        for e in taken { _ = index.complete(e.id) }
+        #expect(index.oldestAcceptedAt == nil)
+        committed(&index, entry(1, 4, at: 400))
+        committed(&index, entry(1, 5, at: 500))
+        #expect(index.oldestAcceptedAt == 400)
+    }
+
     /// The queue drops handed-out entries now and then; order and counts survive it.
     @Test func compactionKeepsOrder() {
         var index = SpoolIndex(maxBytes: 1 << 30)

@@ -11,6 +11,10 @@ import Testing
             let log = try SpoolLog.open(configuration(directory))
             let ids = try await appendAll(log, batches)
             #expect(ids == ids.sorted())
+            // Each append returned with its record written (and synced: one commit each, appended in turn).
+            let segment = try fileBytes(directory.file(SpoolDirectory.segmentName(ids[4].segment)))
+            #expect(segment.count == Int(ids[4].offset) + SpoolFrame.encode(batches[4]).count)
+            #expect(log.statistics.commits == 5)
             let handed = await take(log, 5)
             #expect(handed.map(\.id) == ids)
             #expect(handed.map(\.batch) == batches)
@@ -138,6 +142,22 @@ import Testing
         await again.close()
     }
 
+    @Test func createsItsDirectory() async throws {
+        let directory = try TemporaryDirectory()
+        var nested = configuration(directory)
+        nested.directory = directory.file("data/spool")
+        let log = try SpoolLog.open(nested)
+        _ = try await log.append(sampleBatch(1))
+        #expect(try names(nested.directory) == [SpoolDirectory.segmentName(1), "LOCK", "dead-letters"])
+        // Payloads and write keys: for the gateway's user only.
+        let permissions = { (path: String) in
+            (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
+        }
+        #expect(try permissions(nested.directory) == 0o700)
+        #expect(try permissions(nested.directory + "/" + SpoolDirectory.segmentName(1)) == 0o600)
+        await log.close()
+    }
+
     @Test func inspectWhileOpen() async throws {
         let directory = try TemporaryDirectory()
         let log = try SpoolLog.open(configuration(directory))
@@ -172,6 +192,27 @@ import Testing
             #expect(error.code == .closed)
         }
         await log.close()
+    }
+
+    /// Appends waiting for their commit interval are committed by `close`, without waiting it out.
+    @Test func closeCommitsWhatIsPending() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try SpoolLog.open(configuration(directory) { $0.commitInterval = .seconds(30) })
+        let appends = Task {
+            try await withThrowingTaskGroup(of: SpoolRecordID.self) { group in
+                for n in 0..<10 { group.addTask { try await log.append(sampleBatch(n)) } }
+                var ids: [SpoolRecordID] = []
+                for try await id in group { ids.append(id) }
+                return ids
+            }
+        }
+        #expect(await eventually { log.shared.withLock { $0.pending.count } == 10 })
+        await log.close()
+        #expect(try await appends.value.count == 10)
+        #expect(log.statistics.commits == 1)
+        let reopened = try SpoolLog.open(configuration(directory))
+        #expect(reopened.status.batches == 10)
+        await reopened.close()
     }
 
     @Test func cancellingNextReturnsNothing() async throws {

@@ -4,7 +4,7 @@ import Testing
 @testable import Spool
 
 /// A spool directory of its own for each test, removed afterwards.
-final class TemporaryDirectory {
+final class TemporaryDirectory: Sendable {
     let path: String
 
     init() throws {
