@@ -82,7 +82,7 @@ struct SpoolCrashTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-crash-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let sink = try await SegmentSink.start()
-        let plan = LedgerPlan("crash", batches: 600)
+        let plan = LedgerPlan("crash", batches: 1500)
         let ledger = Ledger(plan)
         var random = SplitMix64(seed: UInt64(ContinuousClock.now.hashValue.magnitude))
         let rounds = 5
