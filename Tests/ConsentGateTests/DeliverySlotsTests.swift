@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 import Testing
 
 @testable import ConsentGate
@@ -11,16 +11,16 @@ struct DeliverySlotsTests {
         let slots = DeliverySlots(limit: 2)
         #expect(slots.take() && slots.take())
         #expect(slots.inFlight == 2)
-        let woke = Atomic(false)
+        let woke = NIOLockedValueBox(false)
         let waiting = Task {
             await slots.waitForFreeSlot()
-            woke.store(true, ordering: .sequentiallyConsistent)
+            woke.withLockedValue { $0 = true }
         }
         try await Task.sleep(for: .milliseconds(100))
-        #expect(!woke.load(ordering: .sequentiallyConsistent), "no slot is free")
+        #expect(!woke.withLockedValue { $0 }, "no slot is free")
         slots.release()
         await waiting.value
-        #expect(woke.load(ordering: .sequentiallyConsistent) && slots.inFlight == 1)
+        #expect(woke.withLockedValue { $0 } && slots.inFlight == 1)
     }
 
     @Test func stopRefusesTakesAndWakesTheTaker() async throws {
@@ -38,14 +38,14 @@ struct DeliverySlotsTests {
     @Test func idleOnceTheLastDeliveryEnds() async throws {
         let slots = DeliverySlots(limit: 4)
         #expect(slots.take() && slots.take())
-        let idled = Atomic(false)
+        let idled = NIOLockedValueBox(false)
         let idle = Task {
             await slots.waitUntilIdle()
-            idled.store(true, ordering: .sequentiallyConsistent)
+            idled.withLockedValue { $0 = true }
         }
         slots.release()
         try await Task.sleep(for: .milliseconds(100))
-        #expect(!idled.load(ordering: .sequentiallyConsistent), "one delivery is still in flight")
+        #expect(!idled.withLockedValue { $0 }, "one delivery is still in flight")
         slots.release()
         await idle.value
         #expect(slots.inFlight == 0)
