@@ -70,12 +70,14 @@ public struct Gateway: Sendable {
         if let spool {
             let status = spool.status
             if spool.statistics.corruptRecords > 0 {
+                // A crash mid-write: the tail was cut at the last whole record; what was cut was never acknowledged.
                 logger.warning(
-                    "the spool had damaged records (a crash mid-write): cut at the last whole record; those were never acknowledged",
+                    "the spool had damaged records: cut at the last whole record",
                     metadata: ["cg.records": "\(spool.statistics.corruptRecords)", "cg.bytes": "\(spool.statistics.cutBytes)"])
             }
             logger.info(
-                "spool opened", metadata: ["cg.batches": "\(status.batches)", "cg.bytes": "\(status.bytes)", "cg.dead_letters": "\(status.deadLetters)"])
+                "spool opened",
+                metadata: ["cg.batches": "\(status.batches)", "cg.bytes": "\(status.bytes)", "cg.dead_letters": "\(status.deadLetters)"])
         }
         let metrics = GatewayMetrics(
             sources: sourceSettings.map { GatewayMetrics.SourceLabels(name: $0.name, categories: $0.policy.categories) },
