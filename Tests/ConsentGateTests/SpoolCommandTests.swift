@@ -10,9 +10,8 @@ struct SpoolCommandTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-cli-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let sink = try await SegmentSink.start()
+        let gateway = try await SpoolCrashTests.start(SpoolCrashTests.yaml(directory: directory, sink: sink), directory: directory)
         do {
-            let gateway = try GatewayProcess(yaml: SpoolCrashTests.yaml(directory: directory, sink: sink), directory: directory)
-            try await gateway.waitUntilListening()
             let config = directory + "/consentgate.yaml"
             let spool = directory + "/spool"
             let plan = LedgerPlan("spool-cli", batches: 3)
@@ -40,6 +39,7 @@ struct SpoolCommandTests {
             let after = await TestProcess.runDetached([GatewayProcess.executable, "spool", "status", "--config", config])
             #expect(after.output.contains("batches: 0\n"), "\(after.output)")
         } catch {
+            _ = await gateway.stop(signal: SIGKILL)
             await sink.stop()
             throw error
         }

@@ -29,6 +29,19 @@ struct SpoolCrashTests {
         """
     }
 
+    /// Starts the binary and waits until it listens; kills it when it does not, so a failed start leaves
+    /// no process behind.
+    static func start(_ yaml: String, directory: String) async throws -> GatewayProcess {
+        let gateway = try GatewayProcess(yaml: yaml, directory: directory)
+        do {
+            try await gateway.waitUntilListening()
+        } catch {
+            _ = await gateway.stop(signal: SIGKILL)
+            throw error
+        }
+        return gateway
+    }
+
     /// Stores every known subject's truth through the binary's consent API.
     static func store(_ subjects: [String], admin: String) async throws {
         let body = #"{"categoryPreferences":\#(TestEvents.preferences(LedgerPlan.truth))}"#
@@ -86,13 +99,14 @@ struct SpoolCrashTests {
         let ledger = Ledger(plan)
         var random = SplitMix64(seed: UInt64(ContinuousClock.now.hashValue.magnitude))
         let rounds = 5
+        let running = NIOLockedValueBox<GatewayProcess?>(nil)
         do {
             for round in 0..<rounds {
                 // Segment is down for the first rounds: the spool must carry what they acknowledge.
                 if round == 1 { await sink.stop() }
                 if round == rounds - 1 { try await sink.resume() }
-                let gateway = try GatewayProcess(yaml: Self.yaml(directory: directory, sink: sink), directory: directory)
-                try await gateway.waitUntilListening()
+                let gateway = try await Self.start(Self.yaml(directory: directory, sink: sink), directory: directory)
+                running.withLockedValue { $0 = gateway }
                 if round == 0 { try await Self.store(plan.knownSubjects, admin: gateway.admin) }
                 let load = Task { await Self.load(ledger, ingress: gateway.ingress, clients: 6) }
                 try await Task.sleep(for: .milliseconds(Int64.random(in: 150...900, using: &random)))
@@ -104,8 +118,8 @@ struct SpoolCrashTests {
             #expect(ledger.sent.count > ledger.acknowledged.count || ledger.sent.count == plan.batches.count)
 
             // The last start, Segment up: everything acknowledged is delivered.
-            let gateway = try GatewayProcess(yaml: Self.yaml(directory: directory, sink: sink), directory: directory)
-            try await gateway.waitUntilListening()
+            let gateway = try await Self.start(Self.yaml(directory: directory, sink: sink), directory: directory)
+            running.withLockedValue { $0 = gateway }
             let acknowledged = Set(ledger.acknowledged.flatMap { plan.batches[$0].filter { $0.kind == .consistent }.map(\.messageId) })
             let mayArrive = Set(ledger.sent.flatMap { plan.batches[$0].filter { $0.kind == .consistent }.map(\.messageId) })
             let arrived = await SpoolGatewayTests.eventually(within: .seconds(40)) {
@@ -123,6 +137,7 @@ struct SpoolCrashTests {
             print("spool crash: \(rounds) SIGKILLs, \(ledger.sent.count) batches sent, \(ledger.acknowledged.count) acknowledged, "
                 + "\(accepted.count) consistent events delivered, \(duplicates) delivered more than once")
         } catch {
+            if let gateway = running.withLockedValue({ $0 }) { _ = await gateway.stop(signal: SIGKILL) }
             await sink.stop()
             throw error
         }

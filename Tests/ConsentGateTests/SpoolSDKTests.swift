@@ -36,13 +36,14 @@ struct SpoolSDKTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-sdk-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let sink = try await SegmentSink.start()
+        var current: GatewayProcess?
         do {
             let (first, firstConsistent, known) = Self.plan("sdk-spool-a", count: 400)
             let (second, secondConsistent, _) = Self.plan("sdk-spool-b", count: 120)
             let yaml = SpoolCrashTests.yaml(directory: directory, sink: sink)
 
-            var gateway = try GatewayProcess(yaml: yaml, directory: directory)
-            try await gateway.waitUntilListening()
+            var gateway = try await SpoolCrashTests.start(yaml, directory: directory)
+            current = gateway
             try await SpoolCrashTests.store(known + known.map { $0.replacingOccurrences(of: "sdk-spool-a", with: "sdk-spool-b") }, admin: gateway.admin)
 
             // Segment goes down; the SDK sends, and the gateway is killed in the middle of it.
@@ -64,8 +65,8 @@ struct SpoolSDKTests {
             try await killer.value
 
             // Restarted on the same spool; the SDK sends again while Segment is still down.
-            gateway = try GatewayProcess(yaml: yaml, directory: directory)
-            try await gateway.waitUntilListening()
+            gateway = try await SpoolCrashTests.start(yaml, directory: directory)
+            current = gateway
             let secondRun = try await PythonSDK.send(second, host: gateway.ingress, gzip: false, maxRetries: 0, uploadSize: 10)
             #expect(secondRun.errors.isEmpty, "the restarted gateway acknowledges while Segment is down: \(secondRun.errors.prefix(3))")
 
@@ -93,6 +94,7 @@ struct SpoolSDKTests {
                     + "(\((firstRun.failed ?? []).count) failed at the kill), \(expected.count) consistent of those, all delivered "
                     + "\(took) after Segment came back; \(accepted.count) consistent events delivered in all")
         } catch {
+            if let current { _ = await current.stop(signal: SIGKILL) }
             await sink.stop()
             throw error
         }
