@@ -258,6 +258,27 @@ struct SpoolGatewayTests {
         }
     }
 
+    @Test func aSpooledBatchCarriesItsHeadersUpstreamForwardedForIncluded() async throws {
+        let path = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // A batch as the ingress spools it once issue 15's client address is wired: X-Forwarded-For is sent.
+        let log = try SpoolLog.open(SpoolConfiguration(directory: path))
+        let body = Array(TestEvents.batch([TestEvents.track(userId: "u-xff", anonymousId: nil, messageId: "xff-1", stamp: LedgerPlan.truth)]).utf8)
+        _ = try await log.append(
+            SpooledBatch(
+                source: "", path: "/v1/batch", authorization: "Basic d2steGZmOg==", contentType: "application/json", userAgent: "sdk/1",
+                contentEncoding: nil, forwardedFor: "203.0.113.7", acceptedAtMilliseconds: WallClock.milliseconds(), body: body))
+        await log.close()
+        try await GatewayHarness.with(Self.spool(path)) { harness in
+            #expect(await Self.eventually { harness.sink.received.count == 1 })
+            let received = try #require(harness.sink.received.first)
+            #expect(received.body == body && received.path == "/v1/batch")
+            #expect(received.headers[HTTPField.Name("X-Forwarded-For")!] == "203.0.113.7")
+            #expect(received.headers[.authorization] == "Basic d2steGZmOg==" && received.headers[.userAgent] == "sdk/1")
+            #expect(received.headers[.contentEncoding] == nil)
+        }
+    }
+
     @Test func oneGatewayPerSpool() async throws {
         let path = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: path) }
