@@ -279,6 +279,24 @@ struct SpoolGatewayTests {
         }
     }
 
+    @Test func whatIsRefusedOrAllDroppedIsNeverSpooled() async throws {
+        let path = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await GatewayHarness.with(Self.spool(path)) { harness in
+            let plan = LedgerPlan("spool-none", batches: 1)
+            try await plan.store(through: harness)
+            // Every event dropped by policy: answered 200 as in relay mode, nothing to deliver.
+            let dropped = plan.batches[0].filter { $0.kind != .consistent }
+            let allDropped = try await harness.post("/v1/batch", json: LedgerPlan.body(dropped))
+            #expect(allDropped.status == 200 && allDropped.body == #"{"success":true}"#)
+            #expect(try await harness.post("/v1/batch", json: #"{"batch":[{"type":"track""#).status == 400)
+            #expect(try await harness.post("/v1/nowhere", json: "{}").status == 404)
+            #expect(try SpoolLog.inspect(directory: path).batches == 0)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(harness.sink.received.isEmpty)
+        }
+    }
+
     @Test func oneGatewayPerSpool() async throws {
         let path = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: path) }
