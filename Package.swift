@@ -55,11 +55,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The durable spool of `delivery.mode: spool`: a framed, group-committed on-disk log. Only file I/O.
+        .target(name: "Spool"),
         // The server: wiring of ingress, forwarder, admin API, metrics and audit log.
         .target(
             name: "ConsentGate",
             dependencies: [
-                "SegmentWire", "ConsentCore", "ConsentStores", "ClientAddress",
+                "SegmentWire", "ConsentCore", "ConsentStores", "ClientAddress", "Spool",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -105,6 +107,7 @@ let package = Package(
         .testTarget(name: "SegmentWireTests", dependencies: ["SegmentWire", "WireTestSupport"]),
         .testTarget(name: "ConsentCoreTests", dependencies: ["ConsentCore", "WireTestSupport"]),
         .testTarget(name: "ClientAddressTests", dependencies: ["ClientAddress", "SegmentWire"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
         .testTarget(
             name: "ConsentStoresTests",
             dependencies: [
@@ -119,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "ConsentGateTests",
             dependencies: [
-                "ConsentGate", "SegmentWire", "ConsentCore", "ConsentStores", "ClientAddress", "PostgresTestSupport", "WireTestSupport",
+                "ConsentGate", "SegmentWire", "ConsentCore", "ConsentStores", "ClientAddress", "Spool", "PostgresTestSupport", "WireTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -19,7 +19,10 @@
 # Settings (environment): ROUNDS=3 SECONDS_EACH=10 CONNECTIONS=32 THREADS=1 SUBJECTS=1000000
 #   SCRATCH=.build (swift build --scratch-path) NGINX_WORKERS=2 SINK_WORKERS=1 KEEP=1 (keep the work dir)
 #   QUICK=1 (SUBJECTS=100000 ROUNDS=1 SECONDS_EACH=5: a smoke run, not for the record)
-#   CONSENTGATE_BIN=path (measure that binary instead of building one)
+#   CONSENTGATE_BIN=path (measure that binary instead of building one), ZIPF_BIN=path (the same for ZipfLookups)
+#   SPOOL=1 (also run a second consentgate with delivery.mode: spool, alternating with the other two in the
+#   peak and paced phases: its batch rate against relay's, fsyncs per second against requests per second,
+#   and its p99 at the same half load; SPOOL_COMMIT_MS=2 sets its delivery.spool.commit_interval_ms)
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -35,6 +38,8 @@ THREADS="${THREADS:-1}"
 SUBJECTS="${SUBJECTS:-1000000}"
 SCRATCH="${SCRATCH:-$root/.build}"
 NGINX_WORKERS="${NGINX_WORKERS:-2}"
+SPOOL="${SPOOL:-0}"
+SPOOL_COMMIT_MS="${SPOOL_COMMIT_MS:-2}"
 SINK_WORKERS="${SINK_WORKERS:-1}"
 EVENTS_PER_BATCH=100
 
@@ -68,9 +73,14 @@ else
   bin="$SCRATCH/release/consentgate"
 fi
 [[ -x "$bin" ]] || die "no $bin after the build"
-log "building the ZipfLookups simulation (Benchmarks package, release)"
-(cd "$here/.." && swift build -c release --product ZipfLookups --scratch-path "$here/../.build" 2>&1 | tail -3) >&2
-zipf_bin="$here/../.build/release/ZipfLookups"
+if [[ -n "${ZIPF_BIN:-}" ]]; then
+  zipf_bin="$ZIPF_BIN"
+  log "using $zipf_bin (ZIPF_BIN; not building)"
+else
+  log "building the ZipfLookups simulation (Benchmarks package, release)"
+  (cd "$here/.." && swift build -c release --product ZipfLookups --scratch-path "$here/../.build" 2>&1 | tail -3) >&2
+  zipf_bin="$here/../.build/release/ZipfLookups"
+fi
 
 # --- work dir, processes, cleanup ----------------------------------------------------------------------
 work="$(mktemp -d /tmp/consentgate-load.XXXXXX)"
@@ -107,6 +117,7 @@ PY
 export DIR="$work" CERTS="$work/certs"
 export SINK_PORT PROXY_PORT CG_PORT ADMIN_PORT SINK_WORKERS PROXY_WORKERS="$NGINX_WORKERS"
 SINK_PORT="$(free_port)"; PROXY_PORT="$(free_port)"; CG_PORT="$(free_port)"; ADMIN_PORT="$(free_port)"
+SPOOL_PORT="$(free_port)"; SPOOL_ADMIN_PORT="$(free_port)"
 export CACHE_CAPACITY=$((SUBJECTS + SUBJECTS / 10 + 1000))
 
 bash "$root/certs/make-dev-certs.sh" "$CERTS" >/dev/null
@@ -150,14 +161,30 @@ pids+=($cg_pid)
 wait_port 127.0.0.1 "$CG_PORT" 30 || die "consentgate did not start: $(tail -5 "$work/consentgate.log")"
 wait_port 127.0.0.1 "$ADMIN_PORT" 10 || die "consentgate's admin listener did not start"
 
+# SPOOL=1: the same gateway in delivery.mode: spool, on its own copy of the store and its own ports.
+servers="nginx consentgate"
+if [[ "$SPOOL" == 1 ]]; then
+  cp "$work/consent.sqlite" "$work/consent-spool.sqlite"
+  sed -e "s|port: $CG_PORT|port: $SPOOL_PORT|; s|port: $ADMIN_PORT|port: $SPOOL_ADMIN_PORT|" \
+    -e "s|$work/consent.sqlite|$work/consent-spool.sqlite|; s|$work/audit.jsonl|$work/audit-spool.jsonl|" \
+    "$work/consentgate.yaml" >"$work/consentgate-spool.yaml"
+  printf 'delivery:\n  mode: spool\n  spool: {path: %s/spool, commit_interval_ms: %s}\n' "$work" "$SPOOL_COMMIT_MS" >>"$work/consentgate-spool.yaml"
+  "$bin" serve --config "$work/consentgate-spool.yaml" >"$work/consentgate-spool.log" 2>&1 &
+  spool_pid=$!
+  pids+=($spool_pid)
+  wait_port 127.0.0.1 "$SPOOL_PORT" 30 || die "consentgate (spool) did not start: $(tail -5 "$work/consentgate-spool.log")"
+  servers="nginx consentgate consentgate-spool"
+fi
+port_of() { case "$1" in nginx) echo "$PROXY_PORT";; consentgate) echo "$CG_PORT";; consentgate-spool) echo "$SPOOL_PORT";; esac; }
+
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-metric() {  # sum of a metric's samples whose line matches a pattern (default: any)
-  curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" -v p="${2:-}" '
+metric() {  # sum of a metric's samples whose line matches a pattern (default: any); METRICS_PORT= another admin port
+  curl -s "http://127.0.0.1:${METRICS_PORT:-$ADMIN_PORT}/metrics" | awk -v m="$1" -v p="${2:-}" '
     $1 ~ "^"m"($|\\{)" && index($0, p) > 0 { s += $NF } END { printf "%.0f\n", s }'
 }
 
 # One check that the path works end to end before measuring: 200, and every event forwarded.
-for url in "http://127.0.0.1:$PROXY_PORT/v1/batch" "http://127.0.0.1:$CG_PORT/v1/batch"; do
+for url in $(for server in $servers; do echo "http://127.0.0.1:$(port_of "$server")/v1/batch"; done); do
   status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url" -H 'Content-Type: application/json' \
     -H 'Content-Encoding: gzip' -H 'Authorization: Basic YmVuY2gtd3JpdGUta2V5Og==' --data-binary @"$data/uniform/0000.gz")
   [[ "$status" == 200 ]] || die "POST $url answered $status"
@@ -170,6 +197,22 @@ wrk_run() {  # label url dir count seconds connections [delay_ms [gaps]] -> prin
   local line
   line=$(grep '^RESULT ' <<<"$out") || { log "wrk printed no result: $out"; return 1; }
   echo "$1 ${line#RESULT }"
+}
+# The spool gateway's fsyncs and group commits over one run (zero for the other servers).
+spool_counts_before() {
+  fsyncs_before=0; commits_before=0
+  if [[ $server == consentgate-spool ]]; then
+    fsyncs_before=$(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_fsyncs_total)
+    commits_before=$(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_commits_total)
+  fi
+}
+spool_counts_after() {
+  if [[ $server == consentgate-spool ]]; then
+    echo "fsyncs=$(( $(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_fsyncs_total) - fsyncs_before ))" \
+      "commits=$(( $(METRICS_PORT=$SPOOL_ADMIN_PORT metric consentgate_spool_commits_total) - commits_before ))"
+  else
+    echo "fsyncs=0 commits=0"
+  fi
 }
 field() { sed -n "s/.* $2=\([0-9]*\).*/\1/p" <<<" $1"; }
 
@@ -188,19 +231,27 @@ rss_after=$(rss_kib "$cg_pid")
 cached_after=$(metric consentgate_cache_entries)
 bytes_per_subject=$(python3 -c "print(round(($rss_after - $rss_before) * 1024 / $SUBJECTS, 1))")
 log "RSS after: $rss_after KiB; cache entries $cached_before -> $cached_after; $bytes_per_subject B per subject"
+if [[ "$SPOOL" == 1 ]]; then
+  log "putting all $SUBJECTS subjects in the spool gateway's cache"
+  python3 "$here/warm.py" "http://127.0.0.1:$SPOOL_PORT" "$SUBJECTS" --threads 3
+fi
 
 # --- 2. peak throughput, alternating -------------------------------------------------------------------------
 log "warm-up of both servers (${SECONDS_EACH}s each)"
 wrk_run warm "http://127.0.0.1:$PROXY_PORT/v1/batch" "$data/uniform" "$uniform_count" "$SECONDS_EACH" "$CONNECTIONS" >/dev/null
 wrk_run warm "http://127.0.0.1:$CG_PORT/v1/batch" "$data/uniform" "$uniform_count" "$SECONDS_EACH" "$CONNECTIONS" >/dev/null
+if [[ "$SPOOL" == 1 ]]; then
+  wrk_run warm "http://127.0.0.1:$SPOOL_PORT/v1/batch" "$data/uniform" "$uniform_count" "$SECONDS_EACH" "$CONNECTIONS" >/dev/null
+fi
 results="$work/results.txt"
 : >"$results"
 lookups_before=$(metric consentgate_store_request_duration_seconds_count)
 for round in $(seq 1 "$ROUNDS"); do
-  for server in nginx consentgate; do
-    port=$PROXY_PORT; [[ $server == consentgate ]] && port=$CG_PORT
+  for server in $servers; do
+    port=$(port_of "$server")
+    spool_counts_before
     line=$(wrk_run "$server" "http://127.0.0.1:$port/v1/batch" "$data/uniform" "$uniform_count" "$SECONDS_EACH" "$CONNECTIONS")
-    echo "peak $round $line load=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
+    echo "peak $round $line $(spool_counts_after) load=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
     log "round $round $server: $(python3 -c "print(round($(field "$line" requests) / $(field "$line" duration_us) * 1e6))") batches/s, p99 $(field "$line" p99_us) us, non-2xx $(field "$line" errors_status)"
   done
 done
@@ -224,10 +275,11 @@ paced_connections=$(python3 -c "print(max(1, round($cg_peak / 2 * ($delay_ms + 1
 log "paced runs: ~$((cg_peak / 2)) batches/s ($paced_connections connections, ${delay_ms} ms on average between a connection's requests)"
 for round in $(seq 1 "$ROUNDS"); do
   for gaps in random fixed; do
-    for server in nginx consentgate; do
-      port=$PROXY_PORT; [[ $server == consentgate ]] && port=$CG_PORT
+    for server in $servers; do
+      port=$(port_of "$server")
+      spool_counts_before
       line=$(wrk_run "$server" "http://127.0.0.1:$port/v1/batch" "$data/uniform" "$uniform_count" "$SECONDS_EACH" "$paced_connections" "$delay_ms" "$gaps")
-      echo "paced-$gaps $round $line load=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
+      echo "paced-$gaps $round $line $(spool_counts_after) load=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
     done
   done
 done
@@ -251,7 +303,7 @@ zipf_sim_result=$(sed -n 's/^RESULT lookups_per_100_events_warm=//p' <<<"$zipf_s
 export results SECONDS_EACH CONNECTIONS THREADS SUBJECTS EVENTS_PER_BATCH batch_json batch_gzip event_bytes \
   rss_before rss_after rss_end bytes_per_subject cached_before cached_after warm_seconds import_seconds \
   lookups_before lookups_after_peak forwarded events_total zipf_lookups zipf_events zipf_sim_result \
-  paced_connections delay_ms ROUNDS NGINX_WORKERS SINK_WORKERS QUICK
+  paced_connections delay_ms ROUNDS NGINX_WORKERS SINK_WORKERS QUICK SPOOL SPOOL_COMMIT_MS
 python3 - <<'PY'
 import os, statistics
 E = os.environ
@@ -297,16 +349,36 @@ for server in ("nginx", "consentgate"):
           + " ".join(f"{r:.0f}" for r in s["rates"]))
 ratio = peak["consentgate"]["rate"] / peak["nginx"]["rate"] if peak["nginx"]["rate"] else 0
 print(f"ratio consentgate/nginx: {ratio:.3f}  ({ratio*100:.1f} %; target >= 35 %: {verdict(ratio >= 0.35)})")
+spooled = E.get("SPOOL") == "1"
+def fsync_rate(phase):
+    runs = rows.get((phase, "consentgate-spool"), [])
+    fs, cs = sum(int(r.get("fsyncs", 0)) for r in runs), sum(int(r.get("commits", 0)) for r in runs)
+    us, reqs = sum(int(r["duration_us"]) for r in runs), sum(int(r["requests"]) for r in runs)
+    return (fs / us * 1e6 if us else 0), (reqs / us * 1e6 if us else 0), (cs / us * 1e6 if us else 0)
+if spooled:
+    s = summary("peak", "consentgate-spool")
+    peak["consentgate-spool"] = s
+    print(f"{'consentgate-spool':<20} {s['rate']:>11.0f} {s['rate']*n:>11.0f} {s['p50']:>8.2f} {s['p99']:>8.2f} {s['errors']:>7d}  "
+          + " ".join(f"{r:.0f}" for r in s["rates"]))
+    spool_ratio = s["rate"] / peak["consentgate"]["rate"] if peak["consentgate"]["rate"] else 0
+    fps, rps, cps = fsync_rate("peak")
+    print(f"ratio spool/relay: {spool_ratio:.3f} ({spool_ratio*100:.1f} %; goal >= 80 %: {verdict(spool_ratio >= 0.8)}); "
+          f"spool: {rps:.0f} requests/s, {cps:.0f} group commits/s ({cps / rps if rps else 0:.3f} per request), "
+          f"{fps:.0f} fsyncs/s in all ({fps / rps if rps else 0:.3f} per request); commit interval {E['SPOOL_COMMIT_MS']} ms")
 print()
 for gaps, what in (("random", "random gaps, mean"), ("fixed", "fixed gaps,")):
     print(f"paced (~half of consentgate's peak; {E['paced_connections']} connections, {what} {E['delay_ms']} ms between a connection's requests)")
     print("                       batches/s   p50 ms   p99 ms  errors  per-round p99 ms")
     paced = {}
-    for server in ("nginx", "consentgate"):
+    for server in ("nginx", "consentgate") + (("consentgate-spool",) if spooled else ()):
         s = summary("paced-" + gaps, server)
         paced[server] = s
         print(f"{server:<20} {s['rate']:>11.0f} {s['p50']:>8.2f} {s['p99']:>8.2f} {s['errors']:>7d}  " + " ".join(f"{p:.2f}" for p in s["p99s"]))
     added = paced["consentgate"]["p99"] - paced["nginx"]["p99"]
+    if spooled:
+        fps, rps, cps = fsync_rate("paced-" + gaps)
+        print(f"spool p99 {paced['consentgate-spool']['p99']:.2f} ms vs relay {paced['consentgate']['p99']:.2f} ms; "
+              f"spool: {rps:.0f} requests/s, {cps:.0f} group commits/s, {fps:.0f} fsyncs/s in all")
     if gaps == "random":
         print(f"p99 added over nginx: {added:.2f} ms (target <= 2 ms: {verdict(added <= 2)})")
     else:

@@ -22,7 +22,7 @@ struct Consentgate: AsyncParsableCommand {
         commandName: "consentgate",
         abstract: "A consent firewall in front of Segment's tracking API.",
         version: BuildInfo.version,
-        subcommands: [Serve.self, CheckConfig.self, ConsentCommand.self, DemoCommand.self]
+        subcommands: [Serve.self, CheckConfig.self, ConsentCommand.self, SpoolCommand.self, DemoCommand.self]
     )
 }
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Sends events through consentgate with the real segment-analytics-python SDK.
 
-Usage: send_with_sdk.py HOST WRITE_KEY PLAN_JSON [--gzip]
+Usage: send_with_sdk.py HOST WRITE_KEY PLAN_JSON [--gzip] [--max-retries N] [--upload-size N]
 
 PLAN_JSON is a file holding a list of events: {"user_id", "anonymous_id", "event", "stamp"}
 (stamp: a categoryPreferences object, or null for none). Prints one JSON object:
-{"sent": [messageId, ...], "errors": [...]} after the SDK has flushed and shut down.
+{"sent": [messageId, ...], "errors": [...], "failed": [messageId, ...]} after the SDK has flushed and shut
+down; "failed" holds the messageIds of the uploads the SDK gave up on (the rest of "sent" was answered 200).
 """
 import json
 import sys
@@ -16,19 +17,24 @@ import segment.analytics as analytics
 
 def main() -> int:
     host, write_key, plan_path = sys.argv[1], sys.argv[2], sys.argv[3]
-    use_gzip = "--gzip" in sys.argv[4:]
+    options = sys.argv[4:]
+    use_gzip = "--gzip" in options
+    max_retries = int(options[options.index("--max-retries") + 1]) if "--max-retries" in options else 10
+    upload_size = int(options[options.index("--upload-size") + 1]) if "--upload-size" in options else 25
     errors = []
+    failed = []
 
     def on_error(error, items):
         errors.append(f"{type(error).__name__}: {error} ({len(items)} items)")
+        failed.extend(item.get("messageId") for item in items if isinstance(item, dict))
 
     client = analytics.Client(
         write_key=write_key,
         host=host,
         gzip=use_gzip,
         on_error=on_error,
-        max_retries=10,
-        upload_size=25,
+        max_retries=max_retries,
+        upload_size=upload_size,
         upload_interval=0.1,
         timeout=10,
     )
@@ -52,7 +58,7 @@ def main() -> int:
             sent.append(message_id)
     client.flush()
     client.shutdown()
-    print(json.dumps({"sent": sent, "errors": errors}))
+    print(json.dumps({"sent": sent, "errors": errors, "failed": failed}))
     return 0
 
 

@@ -10,12 +10,15 @@ struct AdminObservability: Sendable {
     let resolver: ConsentResolver
     let hasher: SubjectHasher
     let token: AdminToken
+    /// The spool in `delivery.mode: spool`: its gauges at scrape time, its depth and age on the debugger.
+    var spool: SpoolObservation? = nil
 
     static let cookieName = "consentgate_admin_token"
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("metrics") { _, _ in
             metrics.syncCache(resolver.statistics)
+            if let spool { spool.sync(metrics) }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
@@ -35,7 +38,8 @@ struct AdminObservability: Sendable {
             else {
                 return AdminRouter.error(.unauthorized, "unauthorized", "Authorization: Bearer <admin.token> is required")
             }
-            return AdminRouter.json(.ok, feed.json(cache: resolver.statistics, name: hasher.name(of:)), headers: [.cacheControl: "no-store"])
+            return AdminRouter.json(
+                .ok, feed.json(cache: resolver.statistics, name: hasher.name(of:), spool: spool?.json()), headers: [.cacheControl: "no-store"])
         }
     }
 }

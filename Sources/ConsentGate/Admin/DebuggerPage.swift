@@ -44,6 +44,7 @@ enum DebuggerPage {
         <div class="card">rejected<b id="c-reject">0</b></div>
         <div class="card">cache hit ratio<b id="c-hit">–</b></div>
         <div class="card">upstream<b id="c-upstream">–</b></div>
+        <div class="card" id="spool" hidden>spool (batches · oldest)<b id="c-spool">–</b></div>
       </div>
       <h2>Events by verdict and action</h2>
       <table><thead><tr><th>verdict</th><th>action</th><th>events</th></tr></thead><tbody id="totals"></tbody></table>
@@ -75,6 +76,12 @@ enum DebuggerPage {
       for (const a of ["forward", "drop", "restamp", "reject"]) $("c-" + a).textContent = by[a];
       $("c-hit").textContent = (state.cache.hits + state.cache.misses + state.cache.negative_hits) === 0 ? "–" : (100 * state.cache.hit_ratio).toFixed(1) + " %";
       $("c-upstream").textContent = Object.entries(state.upstream).map(([k, v]) => k + ": " + v).join(" · ") || "–";
+      if (state.spool) {
+        $("spool").hidden = false;
+        const s = state.spool;
+        $("c-spool").textContent = s.batches + " · " + Math.round(s.oldest_age_seconds) + " s" + (s.full ? " · full" : "") + (s.dead_letters ? " · " + s.dead_letters + " dead" : "");
+        $("spool").title = s.bytes + " bytes spooled";
+      }
       const decisions = $("decisions"); decisions.replaceChildren();
       for (const d of state.decisions) {
         const row = decisions.insertRow();

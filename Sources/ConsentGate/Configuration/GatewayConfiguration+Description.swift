@@ -101,6 +101,7 @@ extension GatewayConfiguration {
         lines.append("  grace_seconds: \(shutdown.graceSeconds)")
         lines.append("privacy:")
         lines.append("  ip: \(privacy.ip.rawValue)")
+        lines.append(contentsOf: delivery.descriptionLines)
         return lines.joined(separator: "\n") + "\n"
     }
 

@@ -130,6 +130,7 @@ extension GatewayConfiguration {
         config.log.format = try values.choice("log.format", default: config.log.format)
 
         config.shutdown.graceSeconds = try values.seconds("shutdown.grace_seconds", default: config.shutdown.graceSeconds, in: 0...600)
+        try config.delivery.read(from: values.scoped(to: "delivery"))
         return config
     }
 }

@@ -18,6 +18,8 @@ public struct GatewayConfiguration: Sendable, Hashable {
     public var privacy = Privacy()
     /// `browser`: analytics.js served first-party (see ``Browser``); off by default.
     public var browser = Browser()
+    /// `delivery`: relay Segment's answer (the default) or spool durably and deliver later (see ``Delivery``).
+    public var delivery = Delivery()
     /// `sources`: per-write-key policy and upstream (see ``Source``); empty means one policy for all traffic.
     public var sources: [Source] = []
 

@@ -34,7 +34,8 @@ struct ForwardedHeaders: Sendable {
     var userAgent: String?
     /// `gzip` when the forwarded body is gzip, `nil` for identity.
     var contentEncoding: String?
-    /// The client's address, as Segment's edge would have seen it without consentgate in between.
+    /// `X-Forwarded-For`: the client's address, as Segment's edge would have seen it without consentgate in
+    /// between (a spooled batch carries its own, see `SpooledBatch.forwardedFor`); `nil` for none.
     var forwardedFor: String? = nil
 }
 

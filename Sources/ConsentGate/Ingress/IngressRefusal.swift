@@ -55,13 +55,16 @@ struct IngressRefusal: Error, Sendable {
         static let upstreamRejected = Code("upstream_rejected", status: nil)
         // First-party analytics.js (``BrowserAssets``).
         static let cdnUnavailable = Code("cdn_unavailable", status: 502)
+        // The spool (`delivery.mode: spool`): nothing is acknowledged that is not on disk.
+        static let spoolFull = Code("spool_full", status: 503)
+        static let spoolUnavailable = Code("spool_unavailable", status: 503)
 
         /// Every code the ingress answers with.
         static let all: [Code] = [
             notFound, methodNotAllowed, unsupportedEncoding, invalidAuthorization, missingWriteKey, unknownWriteKey, overloaded,
             payloadTooLarge, bodyTimeout, invalidCompression, invalidJSON, nestingTooDeep, eventTooLarge, batchTooLarge,
             tooManyEvents, invalidBatch, invalidEvent, consentUnverifiable, rateLimited, upstreamError, upstreamTimeout,
-            upstreamUnreachable, upstreamRejected, cdnUnavailable,
+            upstreamUnreachable, upstreamRejected, cdnUnavailable, spoolFull, spoolUnavailable,
         ]
     }
 

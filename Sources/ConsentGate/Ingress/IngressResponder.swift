@@ -4,13 +4,15 @@ import Hummingbird
 import Logging
 import NIOCore
 import SegmentWire
+import Spool
 
 /// The one route of the ingress listener: every tracking API path walks ``handle(_:_:channel:)`` once,
 /// left to right, as named steps — accept (route, method, coding, key), read the body, parse, select the
 /// source (the allowlist), enforce its policy, find the client's address, encode (with `context.ip`
-/// filled or treated), forward to its upstream and relay. A step that refuses throws an ``IngressRefusal``; ``respond(to:context:)``
-/// turns every refusal into its answer in one place. With `browser.api_host` set, accept also recognizes
-/// first-party analytics.js's routes, which ``serveBrowser(_:_:channel:)`` answers on their own.
+/// filled or treated), then deliver (forward to its upstream and relay, or spool). A step that refuses
+/// throws an ``IngressRefusal``; ``respond(to:context:)`` turns every refusal into its answer in one place.
+/// With `browser.api_host` set, accept also recognizes first-party analytics.js's routes, which
+/// ``serveBrowser(_:_:channel:)`` answers on their own.
 struct IngressResponder: HTTPResponder {
     typealias Context = IngressContext
 
@@ -40,6 +42,9 @@ struct IngressResponder: HTTPResponder {
     let metrics: GatewayMetrics
     let feed: DecisionFeed
     let upstreamWarning: RateLimitedWarning
+    /// `delivery.mode: spool`: the durable log accepted batches go to; `nil` relays (the default).
+    let spoolLog: SpoolLog?
+    let spoolWarning: RateLimitedWarning
     private let inflight = InflightLimit()
     let writeKeys = WriteKey.Memo()
     /// First-party analytics.js; `nil` while `browser.api_host` is empty (its routes then answer 404).
@@ -47,15 +52,17 @@ struct IngressResponder: HTTPResponder {
 
     init(
         settings: Settings, sources: IngressSources, metrics: GatewayMetrics, feed: DecisionFeed, logger: Logger,
-        browser: BrowserAssets? = nil
+        browser: BrowserAssets? = nil, spool: SpoolLog? = nil
     ) {
         self.browser = browser
+        self.spoolLog = spool
         self.settings = settings
         self.scanner = BatchScanner(limits: settings.limits)
         self.sources = sources
         self.metrics = metrics
         self.feed = feed
         self.upstreamWarning = RateLimitedWarning("upstream exchange failed: clients were told to retry", logger: logger)
+        self.spoolWarning = RateLimitedWarning("the spool could not take a batch: clients were told to retry", logger: logger)
     }
 
     func respond(to request: Request, context: Context) async throws -> Response {
@@ -96,7 +103,7 @@ struct IngressResponder: HTTPResponder {
         let enforcement = try await enforce(parsed, source, accepted)
         let client = clientAddress(accepted, channel: channel)
         guard let outgoing = encode(parsed, enforcement, client, accepted) else { return GatewayResponse.success(headers: accepted.headers) }
-        return await forward(outgoing, source, accepted, channel: channel)
+        return try await deliver(outgoing, source, accepted, channel: channel)
     }
 
     /// The one place a refusal becomes a response: counted, with CORS, the request id and its own

@@ -74,8 +74,9 @@ final class DecisionFeed: Sendable {
         state.withLock { $0.upstream[statusClass, default: 0] += 1 }
     }
 
-    /// The view's JSON: `{"totals":[...],"upstream":{...},"cache":{...},"decisions":[newest first]}`.
-    func json(cache: ConsentCacheStatistics, name: (String) -> String) -> [UInt8] {
+    /// The view's JSON: `{"totals":[...],"upstream":{...},"cache":{...},"decisions":[newest first]}`, and
+    /// `"spool":{...}` (an object already encoded) in `delivery.mode: spool`.
+    func json(cache: ConsentCacheStatistics, name: (String) -> String, spool: [UInt8]? = nil) -> [UInt8] {
         lastWatched.store(nanoseconds(since: origin), ordering: .relaxed)
         let (totals, upstream, decisions) = state.withLock { state -> ([Int], [String: Int], [Entry]) in
             let ordered = state.ring.count < capacity
@@ -104,6 +105,11 @@ final class DecisionFeed: Sendable {
         let ratio = lookups == 0 ? 0 : Double(cache.hits + cache.negativeHits) / Double(lookups)
         out.append(contentsOf: #"},"cache":{"entries":\#(cache.count),"hits":\#(cache.hits),"misses":\#(cache.misses),"#.utf8)
         out.append(contentsOf: #""negative_hits":\#(cache.negativeHits),"stale_served":\#(cache.staleServed),"hit_ratio":\#(ratio)},"#.utf8)
+        if let spool {
+            out.append(contentsOf: #""spool":"#.utf8)
+            out.append(contentsOf: spool)
+            out.append(UInt8(ascii: ","))
+        }
         out.append(contentsOf: #""decisions":["#.utf8)
         for (index, entry) in decisions.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }

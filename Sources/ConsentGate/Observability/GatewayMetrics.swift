@@ -47,6 +47,8 @@ final class GatewayMetrics: Sendable {
     private let removedDestinations: Counter
     /// Cache statistics already exported: counters only move forward by the difference.
     private let exported = Mutex(ConsentCacheStatistics())
+    /// The spool's and the deliverer's metrics; `nil` in relay mode, whose exposition stays as it was.
+    let spool: SpoolMetrics?
 
     /// One source's labels: its name and the categories its policy names (`policy.categories`).
     struct SourceLabels: Sendable, Hashable {
@@ -66,9 +68,10 @@ final class GatewayMetrics: Sendable {
     ///   per-event counters under its `source` label, created here once.
     init(
         sources: [SourceLabels], build: BuildInfo = BuildInfo(inflater: .preferred),
-        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), spool: Bool = false
     ) {
         self.registry = registry
+        self.spool = spool ? SpoolMetrics(registry: registry) : nil
         func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
             MetricNameDescriptor(namespace: "consentgate", metricName: metric, unitName: unit, helpText: help)
         }
@@ -231,6 +234,11 @@ final class GatewayMetrics: Sendable {
         cacheEntries.set(Double(statistics.count))
     }
 
+    /// One delivery attempt of a spooled batch (`delivered`, `rate_limited`, `server_error`, …).
+    func deliveryAttempt(_ outcome: String) { spool?.attempt(outcome) }
+    /// A spooled batch moved to the dead letters.
+    func deadLetter(_ reason: BatchDelivery.Reason) { spool?.deadLetter(reason) }
+
     /// The Prometheus text exposition.
     func exposition() -> [UInt8] { registry.emitToBuffer() }
 
@@ -284,5 +292,66 @@ struct SourceCounters: Sendable {
 
     private func categoryIndex(_ category: String) -> Int {
         categories.firstIndex(of: category) ?? categories.count
+    }
+}
+
+/// `delivery.mode: spool`: the spool's size and age (gauges set at scrape time from the log's status),
+/// delivery attempts by outcome, dead letters by reason and the spool's `fsync`s, created once with the
+/// rest of ``GatewayMetrics``.
+final class SpoolMetrics: Sendable {
+    static let outcomes = ["delivered", "rate_limited", "rejected", "server_error", "unexpected_status", "timeout", "connection_failed"]
+
+    private let bytes: Gauge
+    private let batches: Gauge
+    private let oldestAge: Gauge
+    private let deadLetterFiles: Gauge
+    private let full: Gauge
+    private let attempts: [Counter]
+    private let deadLetters: [Counter]
+    private let fsyncs: Counter
+    private let commits: Counter
+    /// The log's counters already exported: the Prometheus counters move forward by the difference.
+    private let exported = Mutex((fsyncs: 0, commits: 0))
+
+    init(registry: PrometheusCollectorRegistry) {
+        func name(_ metric: String, unit: String = "", _ help: String) -> MetricNameDescriptor {
+            MetricNameDescriptor(namespace: "consentgate", metricName: metric, unitName: unit, helpText: help)
+        }
+        bytes = registry.makeGauge(descriptor: name("spool", unit: "bytes", "Bytes of spooled batches not yet delivered or dead-lettered."))
+        batches = registry.makeGauge(descriptor: name("spool_batches", "Spooled batches not yet delivered or dead-lettered."))
+        oldestAge = registry.makeGauge(
+            descriptor: name("spool_oldest_batch_age", unit: "seconds", "Age of the oldest spooled batch not yet delivered; 0 when none."))
+        deadLetterFiles = registry.makeGauge(descriptor: name("spool_dead_letter_files", "Dead letters waiting in the spool's dead-letters directory."))
+        full = registry.makeGauge(descriptor: name("spool_full", "1 while the spool cannot take an average batch (ingress answers spool_full)."))
+        let attemptsName = name("delivery_attempts", unit: "total", "Attempts to deliver a spooled batch to Segment, by outcome.")
+        attempts = Self.outcomes.map { registry.makeCounter(descriptor: attemptsName, labels: [("outcome", $0)]) }
+        let deadName = name("delivery_dead_letters", unit: "total", "Spooled batches moved to the dead letters, by reason.")
+        deadLetters = BatchDelivery.Reason.allCases.map { registry.makeCounter(descriptor: deadName, labels: [("reason", $0.rawValue)]) }
+        fsyncs = registry.makeCounter(
+            descriptor: name("spool_fsyncs", unit: "total", "fsync/fdatasync calls the spool issued (group commits, new segments, done-marks, dead letters)."))
+        commits = registry.makeCounter(
+            descriptor: name("spool_commits", unit: "total", "Group commits: each made every append of one commit interval durable with one fdatasync."))
+    }
+
+    func attempt(_ outcome: String) {
+        attempts[Self.outcomes.firstIndex(of: outcome) ?? Self.outcomes.count - 1].increment()
+    }
+
+    func deadLetter(_ reason: BatchDelivery.Reason) {
+        deadLetters[BatchDelivery.Reason.allCases.firstIndex(of: reason) ?? 0].increment()
+    }
+
+    /// Brings the gauges up to date from the log (done at scrape time).
+    func sync(bytes: Int64, batches: Int, oldestAgeSeconds: Double, deadLetters: Int, isFull: Bool, fsyncs: Int, commits: Int) {
+        self.bytes.set(Double(bytes))
+        self.batches.set(Double(batches))
+        oldestAge.set(oldestAgeSeconds)
+        deadLetterFiles.set(Double(deadLetters))
+        full.set(isFull ? 1.0 : 0.0)
+        exported.withLock { last in
+            self.fsyncs.increment(by: Int64(max(0, fsyncs - last.fsyncs)))
+            self.commits.increment(by: Int64(max(0, commits - last.commits)))
+            last = (max(last.fsyncs, fsyncs), max(last.commits, commits))
+        }
     }
 }

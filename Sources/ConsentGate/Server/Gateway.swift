@@ -10,6 +10,7 @@ import NIOSSL
 import ServiceLifecycle
 import ConsentCore
 import SegmentWire
+import Spool
 
 /// The addresses a running gateway listens on (useful with port 0).
 public struct GatewayAddresses: Sendable, Hashable {
@@ -57,9 +58,31 @@ public struct Gateway: Sendable {
             await store.close()
             throw error
         }
+        // `delivery.mode: spool`: the durable log, locked by this process until the deliverer closes it.
+        let spool: SpoolLog?
+        do {
+            spool = configuration.delivery.mode == .spool ? try configuration.delivery.openSpool() : nil
+        } catch {
+            audit?.close()
+            await store.close()
+            await forwarders.shutdown()
+            throw error
+        }
+        if let spool {
+            let status = spool.status
+            if spool.statistics.corruptRecords > 0 {
+                // A crash mid-write: the tail was cut at the last whole record; what was cut was never acknowledged.
+                logger.warning(
+                    "the spool had damaged records: cut at the last whole record",
+                    metadata: ["cg.records": "\(spool.statistics.corruptRecords)", "cg.bytes": "\(spool.statistics.cutBytes)"])
+            }
+            logger.info(
+                "spool opened",
+                metadata: ["cg.batches": "\(status.batches)", "cg.bytes": "\(status.bytes)", "cg.dead_letters": "\(status.deadLetters)"])
+        }
         let metrics = GatewayMetrics(
             sources: sourceSettings.map { GatewayMetrics.SourceLabels(name: $0.name, categories: $0.policy.categories) },
-            build: BuildInfo(inflater: deflateLibrary))
+            build: BuildInfo(inflater: deflateLibrary), spool: spool != nil)
         let feed = DecisionFeed()
         let resolver = ConsentResolver(
             // Aliases rename the store's category ids before the cache; the consent API keeps the store's ids.
@@ -94,6 +117,7 @@ public struct Gateway: Sendable {
             }
         } catch {
             // Configuration loading already refuses a key in two sources; a hand-built configuration may not.
+            await spool?.close()
             audit?.close()
             await store.close()
             await forwarders.shutdown()
@@ -132,7 +156,8 @@ public struct Gateway: Sendable {
             metrics: metrics,
             feed: feed,
             logger: logger,
-            browser: browser
+            browser: browser,
+            spool: spool
         )
         let ingressApp = Application(
             responder: ingress,
@@ -143,8 +168,10 @@ public struct Gateway: Sendable {
             onServerRunning: { channel in ports.ingress(channel.localAddress?.port ?? 0) },
             logger: logger
         )
+        let spoolObservation = spool.map(SpoolObservation.init(log:))
         let readiness = Readiness(checks: [
             { forwarders.isOpen ? nil : "the upstream client is shut down" },
+            { spoolObservation?.readinessProblem() },
             {
                 do throws(ConsentStoreError) {
                     try await store.ping()
@@ -159,7 +186,8 @@ public struct Gateway: Sendable {
             router: AdminRouter.make(
                 readiness: readiness, consentAPI: consentAPI,
                 observability: AdminObservability(
-                    metrics: metrics, feed: feed, resolver: resolver, hasher: hasher, token: AdminToken(configuration.admin.token)),
+                    metrics: metrics, feed: feed, resolver: resolver, hasher: hasher, token: AdminToken(configuration.admin.token),
+                    spool: spoolObservation),
                 webhooks: configuration.admin.webhooks.map { webhook in
                     SignedWebhook(webhook, token: AdminToken(configuration.admin.token), logger: logger) { resolver.invalidate(subject: $0) }
                 }),
@@ -179,19 +207,30 @@ public struct Gateway: Sendable {
                 "upstream": "\(forwarders.description)",
                 "sources": "\(sources.allEntries.map(\.name).joined(separator: ","))",
                 "first_party_analytics_js": "\(configuration.browser.startupSummary)",
+                "delivery": "\(configuration.delivery.mode.rawValue)",
             ])
 
+        // Shut down in reverse order: the listeners first, then (spool mode) the deliverer, which drains
+        // over the upstream client and closes the log once the ingress appends no more, then the store
+        // and the audit log, then the upstream client.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ClosingService { await forwarders.shutdown() }),
+            .init(service: ClosingService { await browser?.shutdown() }),
+            .init(service: ClosingService {
+                audit?.close()
+                await store.close()
+            }),
+        ]
+        if let spool {
+            let deliverer = SpoolDeliverer(
+                log: spool, upstreams: SpoolDeliverer.upstreams(sources), settings: configuration.delivery.delivererSettings,
+                metrics: metrics, feed: feed, audit: audit, logger: logger)
+            services.append(.init(service: deliverer))
+        }
+        services.append(.init(service: adminApp))
+        services.append(.init(service: ingressApp))
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [
-                .init(service: ClosingService { await forwarders.shutdown() }),
-                .init(service: ClosingService { await browser?.shutdown() }),
-                .init(service: ClosingService {
-                    audit?.close()
-                    await store.close()
-                }),
-                .init(service: adminApp),
-                .init(service: ingressApp),
-            ],
+            services: services,
             gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [],
             logger: logger
         )
@@ -202,6 +241,7 @@ public struct Gateway: Sendable {
             try await group.run()
         } catch {
             // Services that never ran (a listener failed to bind) did not close what they hold.
+            await spool?.close()
             audit?.close()
             await store.close()
             await forwarders.shutdown()

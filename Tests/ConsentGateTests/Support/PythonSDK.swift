@@ -14,14 +14,23 @@ enum PythonSDK {
     struct Outcome: Codable {
         var sent: [String]
         var errors: [String]
+        /// The `messageId`s of the uploads the SDK gave up on; the rest of ``sent`` was answered 200.
+        var failed: [String]? = nil
     }
 
-    static func send(_ events: [PlannedEvent], host: String, writeKey: String = "wk-interop", gzip: Bool) async throws -> Outcome {
+    /// - Parameters:
+    ///   - maxRetries: the SDK's `max_retries` (its default, 10, when `nil`).
+    ///   - uploadSize: events per upload (25 when `nil`).
+    static func send(
+        _ events: [PlannedEvent], host: String, writeKey: String = "wk-interop", gzip: Bool, maxRetries: Int? = nil, uploadSize: Int? = nil
+    ) async throws -> Outcome {
         let plan = FileManager.default.temporaryDirectory.appendingPathComponent("sdk-plan-\(UUID().uuidString).json")
         try JSONEncoder().encode(events).write(to: plan)
         defer { try? FileManager.default.removeItem(at: plan) }
         var arguments = ["/usr/bin/env", "python3", RepositoryPaths.root + "/scripts/interop/send_with_sdk.py", host, writeKey, plan.path]
         if gzip { arguments.append("--gzip") }
+        if let maxRetries { arguments += ["--max-retries", String(maxRetries)] }
+        if let uploadSize { arguments += ["--upload-size", String(uploadSize)] }
         let result = await TestProcess.runDetached(arguments, timeout: 120)
         guard result.exitCode == 0, let line = result.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
             throw SDKFailure(output: result.output)

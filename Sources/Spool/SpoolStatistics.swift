@@ -1,0 +1,15 @@
+/// Counters since open, for tests, metrics and the benchmark ("one fsync per commit interval").
+public struct SpoolStatistics: Sendable, Equatable {
+    /// Records made durable by `append` (requeued dead letters included).
+    public var appends: Int = 0
+    /// Group commits: each wrote the appends gathered in one commit interval and synced them once.
+    public var commits: Int = 0
+    /// Every `fsync`/`fdatasync` the spool issued: commits, segment creation, done-marks, dead letters.
+    public var fsyncs: Int = 0
+    /// Records found damaged and cut on open (a torn tail or a bad CRC), or unreadable when handed out.
+    public var corruptRecords: Int = 0
+    /// Bytes cut from segment tails on open.
+    public var cutBytes: Int64 = 0
+
+    public init() {}
+}

@@ -1,0 +1,282 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The spool's one writer: a dedicated thread (blocking `pwrite`/`fdatasync` never run on an event loop or
+/// the cooperative pool) that performs the group commit, rolls segments, writes done-marks and deletes
+/// finished segments.
+///
+/// Group commit: the first append after a commit starts the interval; when it has passed, every append
+/// that arrived meanwhile is written with one `pwrite` and made durable with one `fdatasync`, and only then
+/// are their `append` calls answered. Appends that arrive during that `fdatasync` are already due when it
+/// returns, so a slow disk widens the groups instead of queueing syncs.
+///
+/// Its fields are touched only by its thread (after `start`), hence `@unchecked Sendable`.
+final class SpoolWriter: @unchecked Sendable {
+    /// How long a done-mark may wait before it is written and synced (a crash in that window delivers the
+    /// record again, which at-least-once allows).
+    static let doneMarkInterval: Duration = .milliseconds(100)
+
+    private let shared: SpoolShared
+    private let configuration: SpoolConfiguration
+    private let lockFD: Int32
+    private var active: UInt64
+    private var activeFD: Int32
+    private var activeSize: Int64
+    private var activeRecords = 0
+    /// A write or sync of the active segment failed: after a failed `fdatasync` the kernel may have dropped
+    /// the dirty pages and a later sync can succeed without them, so nothing more goes to that file.
+    private var activeFailed = false
+    private var sidecars: [UInt64: (fd: Int32, size: Int64)] = [:]
+
+    init(shared: SpoolShared, configuration: SpoolConfiguration, lockFD: Int32, active: UInt64, activeFD: Int32) {
+        self.shared = shared
+        self.configuration = configuration
+        self.lockFD = lockFD
+        self.active = active
+        self.activeFD = activeFD
+        self.activeSize = Int64(SpoolFrame.segmentMagic.count)
+    }
+
+    func start() {
+        let thread = Thread { self.run() }
+        thread.name = "consentgate-spool"
+        thread.start()
+    }
+
+    /// Creates segment `segment` so that a crash leaves either no file or a valid empty segment: the magic is
+    /// written under a temporary name and synced, then renamed, then the directory is synced. Two syncs.
+    static func createSegment(_ segment: UInt64, in directory: String) throws(SpoolError) -> Int32 {
+        let path = directory + "/" + SpoolDirectory.segmentName(segment)
+        let temporary = path + ".tmp"
+        let fd = try SpoolFiles.openFile(temporary, O_RDWR | O_CREAT | O_TRUNC)
+        do {
+            try SpoolFiles.write(fd, SpoolFrame.segmentMagic, at: 0, temporary)
+            try SpoolFiles.sync(fd, temporary)
+            try SpoolFiles.renameFile(temporary, path)
+            try SpoolFiles.syncDirectory(directory)
+            return fd
+        } catch {
+            SpoolFiles.closeFile(fd)
+            try? SpoolFiles.removeFile(temporary)
+            throw error
+        }
+    }
+
+    private struct Work {
+        var appends: [SpoolPendingAppend] = []
+        var marks: [UInt64: [UInt64]] = [:]
+        var deletions: [UInt64] = []
+        var finish = false
+    }
+
+    private func run() {
+        let interval = configuration.commitInterval
+        while true {
+            let work = shared.wait { state -> SpoolShared.WaitStep<Work> in
+                let now = ContinuousClock.now
+                let appendsDue = state.pendingSince.map { state.closing || now >= $0 + interval } ?? false
+                let marksDue = state.doneMarksSince.map { state.closing || now >= $0 + Self.doneMarkInterval } ?? false
+                if appendsDue || marksDue || !state.deletions.isEmpty {
+                    var work = Work()
+                    if appendsDue {
+                        swap(&work.appends, &state.pending)
+                        state.pendingSince = nil
+                    }
+                    if marksDue {
+                        swap(&work.marks, &state.doneMarks)
+                        state.doneMarksSince = nil
+                    }
+                    swap(&work.deletions, &state.deletions)
+                    return .done(work)
+                }
+                if state.closing { return .done(Work(finish: true)) }
+                let deadlines = [state.pendingSince.map { $0 + interval }, state.doneMarksSince.map { $0 + Self.doneMarkInterval }]
+                return deadlines.compactMap { $0 }.min().map { .waitUntil($0) } ?? .waitForSignal
+            }
+            if !work.appends.isEmpty { commit(work.appends) }
+            if !work.marks.isEmpty { persist(work.marks) }
+            if !work.deletions.isEmpty { delete(work.deletions) }
+            if work.finish {
+                finish()
+                return
+            }
+        }
+    }
+
+    // MARK: Group commit
+
+    private enum Outcome {
+        case rolled(old: UInt64, new: UInt64, fd: Int32)
+        case committed(SpoolIndex.Entry, CheckedContinuation<Result<SpoolRecordID, SpoolError>, Never>)
+        case failed(Int64, CheckedContinuation<Result<SpoolRecordID, SpoolError>, Never>, SpoolError)
+    }
+
+    private func commit(_ appends: [SpoolPendingAppend]) {
+        var outcomes: [Outcome] = []
+        var syncs = 0
+        var failure: SpoolError?
+        var run: [(SpoolPendingAppend, SpoolRecordID)] = []
+        var buffer: [UInt8] = []
+        var runStart = activeSize
+
+        /// Writes and syncs the appends gathered for the active segment.
+        func flush() {
+            defer {
+                run = []
+                buffer = []
+                runStart = activeSize
+            }
+            guard !run.isEmpty else { return }
+            let path = configuration.directory + "/" + SpoolDirectory.segmentName(active)
+            do {
+                try SpoolFiles.write(activeFD, buffer, at: runStart, path)
+                syncs += 1
+                try SpoolFiles.syncData(activeFD, path)
+                for (append, id) in run {
+                    let entry = SpoolIndex.Entry(id: id, frameBytes: Int64(append.frame.count), acceptedAt: append.acceptedAt)
+                    outcomes.append(.committed(entry, append.continuation))
+                }
+            } catch {
+                // Nothing of this run was acknowledged: cut it off again so the next commit starts clean.
+                try? SpoolFiles.truncate(activeFD, to: runStart, path)
+                activeSize = runStart
+                activeRecords -= run.count
+                activeFailed = true
+                failure = error
+                for (append, _) in run {
+                    outcomes.append(.failed(Int64(append.frame.count), append.continuation, error))
+                }
+            }
+        }
+
+        for append in appends {
+            if let failure {
+                outcomes.append(.failed(Int64(append.frame.count), append.continuation, failure))
+                continue
+            }
+            if activeFailed || (activeRecords > 0 && activeSize + Int64(append.frame.count) > configuration.segmentBytes) {
+                flush()
+                if failure == nil {
+                    do {
+                        let new = active + 1
+                        let fd = try Self.createSegment(new, in: configuration.directory)
+                        syncs += 2
+                        outcomes.append(.rolled(old: active, new: new, fd: fd))
+                        (active, activeFD, activeSize, activeRecords) = (new, fd, Int64(SpoolFrame.segmentMagic.count), 0)
+                        activeFailed = false
+                        runStart = activeSize
+                    } catch {
+                        failure = error
+                    }
+                }
+                if let failure {
+                    outcomes.append(.failed(Int64(append.frame.count), append.continuation, failure))
+                    continue
+                }
+            }
+            run.append((append, SpoolRecordID(segment: active, offset: UInt64(activeSize))))
+            buffer.append(contentsOf: append.frame)
+            activeSize += Int64(append.frame.count)
+            activeRecords += 1
+        }
+        flush()
+
+        var answers: [(CheckedContinuation<Result<SpoolRecordID, SpoolError>, Never>, Result<SpoolRecordID, SpoolError>)] = []
+        let served = shared.withLock { state in
+            state.statistics.commits += 1
+            state.statistics.fsyncs += syncs
+            for outcome in outcomes {
+                switch outcome {
+                case .rolled(let old, let new, let fd):
+                    state.index.addSegment(new)
+                    state.readers[new] = fd
+                    if state.index.seal(old) { state.deletions.append(old) }
+                case .committed(let entry, let continuation):
+                    state.index.commit(entry)
+                    state.statistics.appends += 1
+                    state.frameBytesSeen += entry.frameBytes
+                    state.framesSeen += 1
+                    answers.append((continuation, .success(entry.id)))
+                case .failed(let bytes, let continuation, let error):
+                    state.index.release(bytes)
+                    answers.append((continuation, .failure(error)))
+                }
+            }
+            return state.serveWaiters()
+        }
+        for (continuation, result) in answers { continuation.resume(returning: result) }
+        for (continuation, handouts) in served { continuation.resume(returning: handouts) }
+    }
+
+    // MARK: Done-marks and deletion
+
+    private func persist(_ marks: [UInt64: [UInt64]]) {
+        var syncs = 0
+        var created = false
+        for (segment, offsets) in marks.sorted(by: { $0.key < $1.key }) {
+            let path = configuration.directory + "/" + SpoolDirectory.doneName(segment)
+            do {
+                var sidecar: (fd: Int32, size: Int64)
+                if let open = sidecars[segment] {
+                    sidecar = open
+                } else {
+                    let fd = try SpoolFiles.openFile(path, O_WRONLY | O_CREAT)
+                    sidecar = (fd, try SpoolFiles.size(fd, path))
+                    created = created || sidecar.size == 0
+                }
+                let bytes = SpoolDoneMarks.encode(offsets)
+                try SpoolFiles.write(sidecar.fd, bytes, at: sidecar.size, path)
+                sidecar.size += Int64(bytes.count)
+                sidecars[segment] = sidecar
+                syncs += 1
+                try SpoolFiles.syncData(sidecar.fd, path)
+            } catch {
+                // A mark not written only means that record is delivered again after a restart.
+            }
+        }
+        if created, (try? SpoolFiles.syncDirectory(configuration.directory)) != nil { syncs += 1 }
+        shared.withLock { $0.statistics.fsyncs += syncs }
+    }
+
+    private func delete(_ segments: [UInt64]) {
+        let readers = shared.withLock { state in segments.map { state.readers.removeValue(forKey: $0) } }
+        for (segment, reader) in zip(segments, readers) {
+            if let reader { SpoolFiles.closeFile(reader) }
+            if let sidecar = sidecars.removeValue(forKey: segment) { SpoolFiles.closeFile(sidecar.fd) }
+            // The segment first: a leftover done-marks file without its segment is removed on open.
+            try? SpoolFiles.removeFile(configuration.directory + "/" + SpoolDirectory.segmentName(segment))
+            try? SpoolFiles.removeFile(configuration.directory + "/" + SpoolDirectory.doneName(segment))
+        }
+        let synced = (try? SpoolFiles.syncDirectory(configuration.directory)) != nil
+        shared.withLock { $0.statistics.fsyncs += synced ? 1 : 0 }
+    }
+
+    private func finish() {
+        let (readers, waiters, closeWaiters) = shared.withLock { state in
+            state.closed = true
+            defer {
+                state.readers = [:]
+                state.waiters = []
+                state.closeWaiters = []
+            }
+            return (Array(state.readers.values), state.waiters, state.closeWaiters)
+        }
+        for fd in readers { SpoolFiles.closeFile(fd) }
+        for sidecar in sidecars.values { SpoolFiles.closeFile(sidecar.fd) }
+        sidecars = [:]
+        SpoolFiles.closeFile(lockFD)  // releases the flock, last
+        for waiter in waiters { waiter.continuation.resume(returning: []) }
+        for waiter in closeWaiters { waiter.resume() }
+    }
+
+    static func wallClockMilliseconds() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+}

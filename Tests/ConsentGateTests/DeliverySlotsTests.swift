@@ -1,0 +1,66 @@
+import NIOConcurrencyHelpers
+import Testing
+
+@testable import ConsentGate
+
+/// ``DeliverySlots``, the deliverer's bound and stop switch, without sockets: the taker waits for a free
+/// slot, stop refuses later takes and wakes every wait, idle means no delivery left.
+@Suite(.timeLimit(.minutes(1)))
+struct DeliverySlotsTests {
+    @Test func theTakerWaitsForAFreeSlot() async throws {
+        let slots = DeliverySlots(limit: 2)
+        #expect(slots.take() && slots.take())
+        #expect(slots.inFlight == 2)
+        let woke = NIOLockedValueBox(false)
+        let waiting = Task {
+            await slots.waitForFreeSlot()
+            woke.withLockedValue { $0 = true }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(!woke.withLockedValue { $0 }, "no slot is free")
+        slots.release()
+        await waiting.value
+        #expect(woke.withLockedValue { $0 } && slots.inFlight == 1)
+    }
+
+    @Test func stopRefusesTakesAndWakesTheTaker() async throws {
+        let slots = DeliverySlots(limit: 1)
+        #expect(slots.take())
+        let waiting = Task { await slots.waitForFreeSlot() }
+        try await Task.sleep(for: .milliseconds(50))
+        slots.stop()
+        await waiting.value
+        #expect(slots.isStopped)
+        #expect(!slots.take(), "a record handed out after stop stays in the log")
+        #expect(slots.inFlight == 1)
+    }
+
+    @Test func idleOnceTheLastDeliveryEnds() async throws {
+        let slots = DeliverySlots(limit: 4)
+        #expect(slots.take() && slots.take())
+        let idled = NIOLockedValueBox(false)
+        let idle = Task {
+            await slots.waitUntilIdle()
+            idled.withLockedValue { $0 = true }
+        }
+        slots.release()
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(!idled.withLockedValue { $0 }, "one delivery is still in flight")
+        slots.release()
+        await idle.value
+        #expect(slots.inFlight == 0)
+        await slots.waitUntilIdle()  // already idle: returns at once
+    }
+
+    @Test func aPauseEndsEarlyOnStop() async throws {
+        let slots = DeliverySlots(limit: 1)
+        #expect(await slots.pause(.milliseconds(20)), "an uninterrupted pause runs its course")
+        let started = ContinuousClock.now
+        let long = Task { await slots.pause(.seconds(30)) }
+        try await Task.sleep(for: .milliseconds(100))
+        slots.stop()
+        #expect(await long.value == false, "stop ends a backoff wait")
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(await slots.pause(.seconds(30)) == false, "after stop a pause returns at once")
+    }
+}

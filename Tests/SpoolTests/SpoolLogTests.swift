@@ -1,0 +1,230 @@
+import Foundation
+import Testing
+
+@testable import Spool
+
+@Suite struct SpoolLogTests {
+    @Test func appendNextCompleteAcrossReopen() async throws {
+        let directory = try TemporaryDirectory()
+        let batches = (0..<5).map { sampleBatch($0) }
+        do {
+            let log = try SpoolLog.open(configuration(directory))
+            let ids = try await appendAll(log, batches)
+            #expect(ids == ids.sorted())
+            // Each append returned with its record written (and synced: one commit each, appended in turn).
+            let segment = try fileBytes(directory.file(SpoolDirectory.segmentName(ids[4].segment)))
+            #expect(segment.count == Int(ids[4].offset) + SpoolFrame.encode(batches[4]).count)
+            #expect(log.statistics.commits == 5)
+            let handed = await take(log, 5)
+            #expect(handed.map(\.id) == ids)
+            #expect(handed.map(\.batch) == batches)
+            #expect(await nothingWaits(log))  // each record is handed out once
+            for n in [2, 0, 1] { log.complete(ids[n]) }
+            #expect(log.status.batches == 2)
+            await log.close()
+        }
+        let log = try SpoolLog.open(configuration(directory))
+        #expect(log.status.batches == 2)
+        #expect(log.status.oldestAcceptedAtMilliseconds == batches[3].acceptedAtMilliseconds)
+        let again = await take(log, 2)
+        #expect(again.map(\.batch) == [batches[3], batches[4]])
+        #expect(await nothingWaits(log))
+        await log.close()
+    }
+
+    @Test func nextWaitsForAnAppend() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try SpoolLog.open(configuration(directory))
+        async let handed = next(log, max: 4)
+        try await Task.sleep(for: .milliseconds(20))
+        let id = try await log.append(sampleBatch(1))
+        #expect(await handed.map(\.id) == [id])
+        await log.close()
+    }
+
+    /// Sixteen in flight, completed in a scrambled order: each segment file goes as soon as its last record
+    /// is done, together with its done-marks; the active one stays.
+    @Test func outOfOrderCompletionDeletesSegments() async throws {
+        let directory = try TemporaryDirectory()
+        let frame = SpoolFrame.encode(sampleBatch(0)).count
+        let log = try SpoolLog.open(configuration(directory) { $0.segmentBytes = Int64(8 + 4 * frame) })
+        let ids = try await appendAll(log, (0..<16).map { sampleBatch($0) })
+        #expect(Set(ids.map(\.segment)).count == 4)
+        let handed = await take(log, 16)
+        var order = handed.map(\.id)
+        var generator = SystemRandomNumberGenerator()
+        order.shuffle(using: &generator)
+        var done: Set<SpoolRecordID> = []
+        for id in order {
+            log.complete(id)
+            done.insert(id)
+            let live = Set(ids.filter { !done.contains($0) }.map(\.segment)).union([ids.last!.segment])
+            let expected = live.map { SpoolDirectory.segmentName($0) }.sorted()
+            #expect(try await eventually { try names(directory.path).filter { $0.hasSuffix(".log") } == expected })
+        }
+        #expect(try await eventually { try names(directory.path).filter { $0.hasSuffix(".done") }.count <= 1 })
+        #expect(log.status.bytes == 0)
+        #expect(log.status.segments == 1)
+        await log.close()
+    }
+
+    @Test func segmentsRollAndAreReadInOrder() async throws {
+        let directory = try TemporaryDirectory()
+        let batches = (0..<7).map { sampleBatch($0, bodyBytes: $0 == 3 ? 2000 : 100) }
+        let ids: [SpoolRecordID]
+        do {
+            let log = try SpoolLog.open(configuration(directory) { $0.segmentBytes = 600 })
+            ids = try await appendAll(log, batches)
+            await log.close()
+        }
+        #expect(ids == ids.sorted())
+        // A segment starts with its magic; a record larger than a segment gets one of its own.
+        #expect(ids[0].offset == UInt64(SpoolFrame.segmentMagic.count))
+        #expect(Set(ids.map(\.segment)).count >= 4)
+        let big = ids[3]
+        #expect(big.offset == 8 && ids[4].segment == big.segment + 1)
+        let log = try SpoolLog.open(configuration(directory))
+        #expect(await take(log, 7).map(\.batch) == batches)
+        await log.close()
+    }
+
+    @Test func fullAtMaxBytesThenRoomAfterCompletion() async throws {
+        let directory = try TemporaryDirectory()
+        let frame = Int64(SpoolFrame.encode(sampleBatch(0)).count)
+        let log = try SpoolLog.open(configuration(directory) { $0.maxBytes = 3 * frame })
+        _ = try await appendAll(log, (0..<3).map { sampleBatch($0) })
+        #expect(log.isFull)
+        let segment = directory.file(SpoolDirectory.segmentName(1))
+        let size = try fileBytes(segment).count
+        do {
+            _ = try await log.append(sampleBatch(3))
+            Issue.record("an append past maxBytes succeeded")
+        } catch {
+            #expect(error.code == .full)
+        }
+        #expect(try fileBytes(segment).count == size)  // nothing written
+        #expect(log.status.bytes == 3 * frame)
+        let first = await take(log, 1)
+        log.complete(first[0].id)
+        #expect(!log.isFull)
+        _ = try await log.append(sampleBatch(4))
+        #expect(log.isFull)
+        await log.close()
+    }
+
+    /// Many appends at once share their fsyncs: one per commit interval, not one per append.
+    @Test func groupCommit() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try SpoolLog.open(configuration(directory) { $0.commitInterval = .milliseconds(20) })
+        let before = log.statistics
+        let ids = try await withThrowingTaskGroup(of: SpoolRecordID.self) { group in
+            for n in 0..<200 { group.addTask { try await log.append(sampleBatch(n)) } }
+            var ids: [SpoolRecordID] = []
+            for try await id in group { ids.append(id) }
+            return ids
+        }
+        let after = log.statistics
+        #expect(Set(ids).count == 200)
+        #expect(after.appends - before.appends == 200)
+        #expect(after.commits - before.commits <= 40)
+        #expect(after.fsyncs - before.fsyncs <= 40)
+        await log.close()
+    }
+
+    @Test func oneOpenLogPerDirectory() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try SpoolLog.open(configuration(directory))
+        #expect {
+            _ = try SpoolLog.open(configuration(directory))
+        } throws: { ($0 as? SpoolError)?.code == .locked }
+        await log.close()
+        let again = try SpoolLog.open(configuration(directory))
+        await again.close()
+    }
+
+    @Test func createsItsDirectory() async throws {
+        let directory = try TemporaryDirectory()
+        var nested = configuration(directory)
+        nested.directory = directory.file("data/spool")
+        let log = try SpoolLog.open(nested)
+        _ = try await log.append(sampleBatch(1))
+        #expect(try names(nested.directory) == [SpoolDirectory.segmentName(1), "LOCK", "dead-letters"])
+        // Payloads and write keys: for the gateway's user only.
+        let permissions = { (path: String) in
+            (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
+        }
+        #expect(try permissions(nested.directory) == 0o700)
+        #expect(try permissions(nested.directory + "/" + SpoolDirectory.segmentName(1)) == 0o600)
+        await log.close()
+    }
+
+    @Test func inspectWhileOpen() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try SpoolLog.open(configuration(directory))
+        let ids = try await appendAll(log, (0..<3).map { sampleBatch($0) })
+        var status = try SpoolLog.inspect(directory: directory.path)
+        #expect(status.batches == 3)
+        #expect(status.bytes == log.status.bytes)
+        #expect(status.oldestAcceptedAtMilliseconds == sampleBatch(0).acceptedAtMilliseconds)
+        let handed = await take(log, 1)
+        log.complete(handed[0].id)
+        // The done-mark reaches the disk lazily (within about 100 ms).
+        #expect(try await eventually { try SpoolLog.inspect(directory: directory.path).batches == 2 })
+        status = try SpoolLog.inspect(directory: directory.path)
+        #expect(status == log.status)
+        #expect(ids.count == 3)
+        await log.close()
+        #expect(throws: SpoolError.self) { try SpoolLog.inspect(directory: directory.file("absent")) }
+    }
+
+    @Test func closeEndsWaitsAndRefusesAppends() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try SpoolLog.open(configuration(directory))
+        async let waiting = log.next(max: 1)
+        try await Task.sleep(for: .milliseconds(20))
+        await log.close()
+        #expect(await waiting.isEmpty)
+        #expect(await log.next(max: 1).isEmpty)
+        do {
+            _ = try await log.append(sampleBatch(1))
+            Issue.record("append after close succeeded")
+        } catch {
+            #expect(error.code == .closed)
+        }
+        await log.close()
+    }
+
+    /// Appends waiting for their commit interval are committed by `close`, without waiting it out.
+    @Test func closeCommitsWhatIsPending() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try SpoolLog.open(configuration(directory) { $0.commitInterval = .seconds(30) })
+        let appends = Task {
+            try await withThrowingTaskGroup(of: SpoolRecordID.self) { group in
+                for n in 0..<10 { group.addTask { try await log.append(sampleBatch(n)) } }
+                var ids: [SpoolRecordID] = []
+                for try await id in group { ids.append(id) }
+                return ids
+            }
+        }
+        #expect(await eventually { log.shared.withLock { $0.pending.count } == 10 })
+        await log.close()
+        #expect(try await appends.value.count == 10)
+        #expect(log.statistics.commits == 1)
+        let reopened = try SpoolLog.open(configuration(directory))
+        #expect(reopened.status.batches == 10)
+        await reopened.close()
+    }
+
+    @Test func cancellingNextReturnsNothing() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try SpoolLog.open(configuration(directory))
+        let task = Task { await log.next(max: 1) }
+        try await Task.sleep(for: .milliseconds(20))
+        task.cancel()
+        #expect(await task.value.isEmpty)
+        // The cancelled wait took nothing: the record goes to the next caller.
+        let id = try await log.append(sampleBatch(1))
+        #expect(await take(log, 1).map(\.id) == [id])
+        await log.close()
+    }
+}
