@@ -42,33 +42,35 @@ public struct AddressPolicy: Sendable, Hashable {
     /// The address edits a request needs, or `nil` when it needs none (its bytes can go as they are).
     ///
     /// - Parameters:
-    ///   - client: the client's address (``TrustedProxies/client(peer:forwardedFor:forwarded:)``), `nil`
-    ///     when unknown (nothing is filled).
+    ///   - leaving: the client's address as it may leave (``forwarded(_:)``, as text: the request's
+    ///     `X-Forwarded-For` too, so it is formatted once); `nil` when unknown or dropped (nothing is filled).
     /// - Returns: one edit per event, the edit of a batch's top-level `context.ip`, and the events that
     ///   must not be forwarded: under `truncate` or `drop`, an event whose `context.ip` is ambiguous
     ///   (``AddressMember/ambiguous``) cannot be made safe for every receiver.
-    public func plan(_ request: ScannedRequest, body: UnsafeRawBufferPointer, client: IPAddress?) -> AddressPlan? {
+    public func plan(_ request: ScannedRequest, body: UnsafeRawBufferPointer, leaving: String?) -> AddressPlan? {
         if fill == .off && privacy == .keep { return nil }
-        let filled = client.flatMap(forwarded)?.description
+        // Made on the first change only: most requests (server-side libraries) need none.
         var plan: AddressPlan?
+        func change(_ body: (inout AddressPlan) -> Void) {
+            var changed = plan ?? AddressPlan(count: request.events.count)
+            body(&changed)
+            plan = changed
+        }
         for (index, event) in request.events.enumerated() {
-            let edit = self.edit(event, request: request, body: body, filled: filled)
-            guard edit != .keep || plan != nil else { continue }
-            if plan == nil { plan = AddressPlan(count: request.events.count) }
-            plan?.events[index] = edit
-            if privacy != .keep && event.address?.ambiguous == true { plan?.unsafe.append(index) }
+            let edit = self.edit(event, request: request, body: body, filled: leaving)
+            // Even an address that needs no edit (already truncated) may have a second spelling that does.
+            let isUnsafe = privacy != .keep && event.address?.ambiguous == true
+            guard edit != .keep || isUnsafe else { continue }
+            change {
+                $0.events[index] = edit
+                if isUnsafe { $0.unsafe.append(index) }
+            }
         }
         if privacy != .keep, let member = request.address {
             let envelope = treat(member, body: body)
-            if envelope != .keep {
-                if plan == nil { plan = AddressPlan(count: request.events.count) }
-                plan?.envelope = envelope
-            }
-            if member.ambiguous {
-                // No event of the batch is safe from the top-level context's other address.
-                if plan == nil { plan = AddressPlan(count: request.events.count) }
-                plan?.unsafe = Array(request.events.indices)
-            }
+            if envelope != .keep { change { $0.envelope = envelope } }
+            // No event of the batch is safe from the top-level context's other address.
+            if member.ambiguous { change { $0.unsafe = Array(request.events.indices) } }
         }
         return plan
     }
@@ -105,7 +107,7 @@ public struct AddressPolicy: Sendable, Hashable {
     }
 }
 
-/// What ``AddressPolicy/plan(_:body:client:)`` decided for one request.
+/// What ``AddressPolicy/plan(_:body:leaving:)`` decided for one request.
 public struct AddressPlan: Sendable, Hashable {
     /// One edit per event, in order.
     public var events: [BatchEncoder.AddressEdit]

@@ -17,7 +17,8 @@ import Testing
         let json = "{" + envelope + #""batch":["# + events.joined(separator: ",") + "]}"
         let bytes = Array(json.utf8)
         let request = try BatchScanner().scan(bytes.withUnsafeBytes { $0 }, route: .batch)
-        return bytes.withUnsafeBytes { policy.plan(request, body: $0, client: client) }
+        let leaving = client.flatMap(policy.forwarded)?.description
+        return bytes.withUnsafeBytes { policy.plan(request, body: $0, leaving: leaving) }
     }
 
     @Test func fillsClientLibrariesOnlyByDefault() throws {
@@ -80,6 +81,9 @@ import Testing
         let ambiguous = Self.event(context: #""ip":"1.2.3.4","IP":"5.6.7.8""#)
         #expect(try Self.plan(AddressPolicy(privacy: .truncate), batch: [Self.event(), ambiguous])?.unsafe == [1])
         #expect(try Self.plan(AddressPolicy(privacy: .drop), batch: [ambiguous])?.unsafe == [0])
+        // Its first spelling already truncated (no edit of its own): the other still makes it unsafe.
+        let truncatedFirst = Self.event(context: #""ip":"1.2.3.0","IP":"5.6.7.8""#)
+        #expect(try Self.plan(AddressPolicy(privacy: .truncate), batch: [truncatedFirst])?.unsafe == [0])
         #expect(try Self.plan(AddressPolicy(), batch: [ambiguous]) == nil)
         // An ambiguous top-level address reaches every event.
         #expect(try Self.plan(AddressPolicy(privacy: .drop), batch: [Self.event(), Self.event()], envelope: #""context":{"ip":"1.1.1.1","ip":"2.2.2.2"},"#)?.unsafe == [0, 1])

@@ -19,7 +19,7 @@ extension IngressResponder {
     func encode(_ parsed: ParsedRequest, _ enforcement: Enforcement, _ client: IPAddress?, _ accepted: AcceptedRequest) -> OutgoingRequest? {
         let policy = settings.addressPolicy
         let forwardedFor = client.flatMap(policy.forwarded)?.description
-        let plan = parsed.body.withBytes { policy.plan(parsed.scanned, body: $0, client: client) }
+        let plan = parsed.body.withBytes { policy.plan(parsed.scanned, body: $0, leaving: forwardedFor) }
         if enforcement.keepsEverything && plan == nil {
             return OutgoingRequest(body: parsed.wire, contentEncoding: accepted.fields.contentEncoding, forwardedFor: forwardedFor)
         }
