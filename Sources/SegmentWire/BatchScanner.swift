@@ -682,22 +682,7 @@ struct RequestScanner {
                 let (key, folded) = try readKey()
                 switch key {
                 case .consent:
-                    guard !folded else {
-                        path.flag(.ambiguousKey)
-                        try cursor.skipValue(depth: depth + 1)
-                        continue
-                    }
-                    guard !seenConsent else {
-                        path.flag(.duplicateKey)
-                        try cursor.skipValue(depth: depth + 1)
-                        continue
-                    }
-                    seenConsent = true
-                    guard current == UInt8(ascii: "{") else {
-                        path.flag(.invalidConsentStamp)
-                        try cursor.skipValue(depth: depth + 1)
-                        continue
-                    }
+                    guard try readsObjectMember(folded: folded, seen: &seenConsent, depth: depth + 1, path: &path) else { continue }
                     try scanConsent(depth: depth + 1, into: &path)
                 case .ip:
                     try scanAddress(keyStart: keyStart, folded: folded, depth: depth + 1, into: &path)
@@ -710,6 +695,24 @@ struct RequestScanner {
         }
         path.context.range = start..<cursor.pos
         return path
+    }
+
+    /// Whether to read the value of an interpreted object member (`consent`, `categoryPreferences`): one
+    /// spelled exactly, the first of its object, an object. Any other is skipped with its defect flagged:
+    /// a case variant is ambiguous, a second one a duplicate, a value that is no object an invalid stamp.
+    @inline(__always)
+    private mutating func readsObjectMember(folded: Bool, seen: inout Bool, depth: Int, path: inout ConsentPath) throws(WireError) -> Bool {
+        if folded {
+            path.flag(.ambiguousKey)
+        } else if seen {
+            path.flag(.duplicateKey)
+        } else {
+            seen = true
+            if current == UInt8(ascii: "{") { return true }
+            path.flag(.invalidConsentStamp)
+        }
+        try cursor.skipValue(depth: depth)
+        return false
     }
 
     /// A `context.ip` member at the cursor (its value, whatever its type). A second one, or a spelling
@@ -753,22 +756,11 @@ struct RequestScanner {
             repeat {
                 let keyStart = cursor.pos
                 let (key, folded) = try readKey()
-                guard key == .categoryPreferences, !folded else {
-                    if key == .categoryPreferences { path.flag(.ambiguousKey) }
+                guard key == .categoryPreferences else {
                     try cursor.skipValue(depth: depth + 1)
                     continue
                 }
-                guard !seenPreferences else {
-                    path.flag(.duplicateKey)
-                    try cursor.skipValue(depth: depth + 1)
-                    continue
-                }
-                seenPreferences = true
-                guard current == UInt8(ascii: "{") else {
-                    path.flag(.invalidConsentStamp)
-                    try cursor.skipValue(depth: depth + 1)
-                    continue
-                }
+                guard try readsObjectMember(folded: folded, seen: &seenPreferences, depth: depth + 1, path: &path) else { continue }
                 let (stamp, defect) = try scanPreferences(depth: depth + 1)
                 path.stamp = stamp
                 path.stampKeyStart = keyStart

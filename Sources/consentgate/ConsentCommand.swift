@@ -42,12 +42,9 @@ struct ConsentImport: AsyncParsableCommand {
         // Quiet: stdout carries the one summary line, stderr only problems.
         var logger = Logger(label: "consentgate")
         logger.logLevel = .warning
-        do {
-            let report = try await ConsentImporter.run(file: file, configuration: configuration, logger: logger, batchSize: batchSize)
-            print(report.summary)
-        } catch {
-            FileHandle.standardError.write(Data("consentgate: \(error)\n".utf8))
-            throw ExitCode(1)
+        let report = try await orExit {
+            try await ConsentImporter.run(file: file, configuration: configuration, logger: logger, batchSize: batchSize)
         }
+        print(report.summary)
     }
 }

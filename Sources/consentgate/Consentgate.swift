@@ -57,10 +57,15 @@ struct CheckConfig: AsyncParsableCommand {
 
 /// Loads a configuration or exits non-zero with one line naming the key and the problem.
 func loadOrExit(_ file: String) async throws -> GatewayConfiguration {
+    try await orExit(2) { try await GatewayConfiguration.load(file: file) }
+}
+
+/// Runs a command's work; an error is one line on stderr and the exit status `code`.
+func orExit<T>(_ code: Int32 = 1, _ body: () async throws -> T) async throws -> T {
     do {
-        return try await GatewayConfiguration.load(file: file)
+        return try await body()
     } catch {
         FileHandle.standardError.write(Data("consentgate: \(error)\n".utf8))
-        throw ExitCode(2)
+        throw ExitCode(code)
     }
 }

@@ -24,12 +24,7 @@ struct SpoolStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try await loadOrExit(config)
-        do {
-            print(try SpoolOperations.status(path: configuration.delivery.spool.path), terminator: "")
-        } catch {
-            FileHandle.standardError.write(Data("consentgate: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        print(try await orExit { try SpoolOperations.status(path: configuration.delivery.spool.path) }, terminator: "")
     }
 }
 
@@ -55,13 +50,8 @@ struct SpoolDrain: AsyncParsableCommand {
         let configuration = try await loadOrExit(config)
         LoggingSetup.bootstrap(configuration.log)
         let logger = Logger(label: "consentgate")
-        do {
-            let report = try await SpoolOperations.drain(path: path, configuration: configuration, logger: logger)
-            print(report.description)
-        } catch {
-            FileHandle.standardError.write(Data("consentgate: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        let report = try await orExit { try await SpoolOperations.drain(path: path, configuration: configuration, logger: logger) }
+        print(report.description)
     }
 }
 
@@ -78,12 +68,7 @@ struct SpoolRequeue: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try await loadOrExit(config)
-        do {
-            let count = try await SpoolOperations.requeueDeadLetters(configuration: configuration)
-            print("requeued \(count) dead letters")
-        } catch {
-            FileHandle.standardError.write(Data("consentgate: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
+        let count = try await orExit { try await SpoolOperations.requeueDeadLetters(configuration: configuration) }
+        print("requeued \(count) dead letters")
     }
 }

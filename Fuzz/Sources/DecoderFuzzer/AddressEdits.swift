@@ -18,16 +18,8 @@ func checkAddressEdits(
         check(kept.isEmpty, "the encoder gave nothing with address edits although \(kept.count) events are kept")
         return
     }
-    var relaxed = variant.limits
-    relaxed.maxDepth += 3
-    relaxed.maxEventBytes = Int.max / 4
-    relaxed.maxBatchBytes = Int.max / 4
     encoded.withUnsafeBytes { out in
-        let rescanned: ScannedRequest
-        switch scan(out, route: request.route, limits: relaxed) {
-        case .success(let value): rescanned = value
-        case .failure(let error): fail("the body with address edits does not scan: \(error.code)")
-        }
+        let rescanned = rescan(out, route: request.route, variant: variant, what: "the body with address edits")
         check(rescanned.events.count == kept.count, "address edits: \(rescanned.events.count) events, expected \(kept.count)")
         func value(_ member: AddressMember?, in bytes: UnsafeRawBufferPointer) -> [UInt8]? { member.map { slice(bytes, $0.value) } }
         func quoted(_ text: String) -> [UInt8] { Array("\"\(text)\"".utf8) }

@@ -303,6 +303,19 @@ func scan(_ bytes: UnsafeRawBufferPointer, route: TrackingRoute, limits: WireLim
     Result { () throws(WireError) -> ScannedRequest in try BatchScanner(limits: limits).scan(bytes, route: route) }
 }
 
+/// Scans an encoded body again, with room for what the encoder may add (a stamp, an address, a context
+/// one level deeper); a body that does not scan is a failed invariant.
+func rescan(_ out: UnsafeRawBufferPointer, route: TrackingRoute, variant: Variant, what: String) -> ScannedRequest {
+    var relaxed = variant.limits
+    relaxed.maxDepth += 3
+    relaxed.maxEventBytes = Int.max / 4
+    relaxed.maxBatchBytes = Int.max / 4
+    switch scan(out, route: route, limits: relaxed) {
+    case .success(let value): return value
+    case .failure(let error): fail("\(what) does not scan: \(error.code)")
+    }
+}
+
 func slice(_ body: UnsafeRawBufferPointer, _ range: Range<Int>) -> [UInt8] {
     Array(body[range])
 }
@@ -495,16 +508,8 @@ func checkEncoding(
     }
     check(!kept.isEmpty, "the encoder gave a body although every event was dropped")
 
-    var relaxed = variant.limits
-    relaxed.maxDepth += 3
-    relaxed.maxEventBytes = Int.max / 4
-    relaxed.maxBatchBytes = Int.max / 4
     encoded.withUnsafeBytes { out in
-        let rescanned: ScannedRequest
-        switch scan(out, route: request.route, limits: relaxed) {
-        case .success(let value): rescanned = value
-        case .failure(let error): fail("the re-encoded body does not scan: \(error.code)")
-        }
+        let rescanned = rescan(out, route: request.route, variant: variant, what: "the re-encoded body")
         check(rescanned.events.count == kept.count, "the re-encoded body holds \(rescanned.events.count) events, expected \(kept.count)")
         if policyEnforces(variant) { checkReadings(out, route: request.route, expected: kept.map { decided[$0] }) }
 
