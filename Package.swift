@@ -55,8 +55,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The CRC-32C instruction (SSE 4.2), which Swift does not expose, for the spool's frame checksums.
+        .target(name: "CCRC32C"),
         // The durable spool of `delivery.mode: spool`: a framed, group-committed on-disk log. Only file I/O.
-        .target(name: "Spool"),
+        .target(name: "Spool", dependencies: ["CCRC32C"]),
         // The server: wiring of ingress, forwarder, admin API, metrics and audit log.
         .target(
             name: "ConsentGate",
@@ -107,7 +109,7 @@ let package = Package(
         .testTarget(name: "SegmentWireTests", dependencies: ["SegmentWire", "WireTestSupport"]),
         .testTarget(name: "ConsentCoreTests", dependencies: ["ConsentCore", "WireTestSupport"]),
         .testTarget(name: "ClientAddressTests", dependencies: ["ClientAddress", "SegmentWire"]),
-        .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool", "WireTestSupport"]),
         .testTarget(
             name: "ConsentStoresTests",
             dependencies: [

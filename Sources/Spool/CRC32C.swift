@@ -1,12 +1,24 @@
+import CCRC32C
+
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of iSCSI, ext4 and LevelDB's log:
 /// it catches every burst error up to 32 bits, and a torn or bit-flipped record fails it.
 ///
-/// Slicing-by-8: eight 256-entry tables let the loop fold eight bytes per step, about 1 byte/cycle in
-/// plain Swift, so checking a spooled batch costs far less than the `fdatasync` that follows it.
+/// The processor's CRC-32C instruction when it has one (SSE 4.2: every x86-64 server of the last fifteen
+/// years), eight bytes per instruction; else slicing-by-8 in Swift, about a byte per cycle. Both give the
+/// same checksum (the tests compare them), so a spool written on one machine reads on the other.
 enum CRC32C {
+    /// Whether `checksum` uses the processor's instruction.
+    static let usesHardware = cg_crc32c_hardware_available() == 1
+
     /// The checksum of `bytes`, continuing from `crc` (the checksum of the bytes before them, 0 for none):
     /// `checksum(b, continuing: checksum(a)) == checksum(a + b)`.
     static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        guard usesHardware, let base = bytes.baseAddress else { return softwareChecksum(bytes, continuing: crc) }
+        return ~cg_crc32c_hardware_update(~crc, base, bytes.count)
+    }
+
+    /// Slicing-by-8: eight 256-entry tables fold eight bytes per step.
+    static func softwareChecksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         var c = ~crc
         var i = 0
         let n = bytes.count

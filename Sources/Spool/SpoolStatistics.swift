@@ -10,6 +10,9 @@ public struct SpoolStatistics: Sendable, Equatable {
     public var corruptRecords: Int = 0
     /// Bytes cut from segment tails on open.
     public var cutBytes: Int64 = 0
+    /// Times a caller woke the writer thread: once per group commit, done-mark interval or deletion, not
+    /// once per append or completion.
+    public var writerWakeups: Int = 0
 
     public init() {}
 }

@@ -124,13 +124,15 @@ final class SpoolWriter: @unchecked Sendable {
         var failure: SpoolError?
         var run: [(SpoolPendingAppend, SpoolRecordID)] = []
         var buffer: [UInt8] = []
+        // One allocation for the largest run: growing by doubling would copy every frame again.
+        buffer.reserveCapacity(appends.reduce(0) { $0 + $1.frame.count })
         var runStart = activeSize
 
         /// Writes and syncs the appends gathered for the active segment.
         func flush() {
             defer {
                 run = []
-                buffer = []
+                buffer.removeAll(keepingCapacity: true)
                 runStart = activeSize
             }
             guard !run.isEmpty else { return }

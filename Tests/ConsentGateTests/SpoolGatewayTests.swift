@@ -149,6 +149,37 @@ struct SpoolGatewayTests {
         #expect(spooled.allSatisfy { $0.headers[.init("X-Forwarded-For")!] == "127.0.0.1" })
     }
 
+    /// `delivery.max_in_flight` workers: never more batches on the wire at once, and that many used.
+    /// Segment answers each after 500 ms, so at any arrival the batch `max_in_flight` arrivals earlier
+    /// must have been answered: the arrivals `k` apart are at least 500 ms apart.
+    @Test func theDelivererSendsAtMostMaxInFlightAtOnce() async throws {
+        let path = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let inFlight = 3
+        let delay = Duration.milliseconds(500)
+        try await GatewayHarness.with({ configuration in
+            Self.spool(path)(&configuration)
+            configuration.delivery.maxInFlight = inFlight
+        }) { harness in
+            let plan = LedgerPlan("spool-in-flight", batches: 9)
+            try await plan.store(through: harness)
+            harness.sink.respond(.init(delay: delay))
+            let started = ContinuousClock.now
+            for batch in plan.batches {
+                #expect(try await harness.post("/v1/batch", json: LedgerPlan.body(batch)).status == 200)
+            }
+            let arrived = await Self.eventually { harness.sink.received.count >= plan.batches.count }
+            let elapsed = ContinuousClock.now - started
+            #expect(arrived)
+            let times = harness.sink.received.map(\.arrived).sorted()
+            for index in times.indices.dropLast(inFlight) {
+                #expect(times[index + inFlight] - times[index] >= delay * 0.9, "at most \(inFlight) on the wire at once")
+            }
+            // One at a time would take 9 × 500 ms; three at a time about 1.5 s.
+            #expect(elapsed < .milliseconds(3800), "the workers deliver side by side: \(elapsed)")
+        }
+    }
+
     @Test func aFullSpoolAnswersSpoolFullAndIsNotReady() async throws {
         let path = Self.directory()
         defer { try? FileManager.default.removeItem(atPath: path) }

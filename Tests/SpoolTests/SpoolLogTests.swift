@@ -131,6 +131,42 @@ import Testing
         await log.close()
     }
 
+    /// A record is read back from disk and checked: damaged after its commit, it fails its CRC, is
+    /// counted, and is left out; the records around it are handed out.
+    @Test func aRecordDamagedOnDiskIsCaughtWhenReadBack() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try SpoolLog.open(configuration(directory))
+        let ids = try await appendAll(log, (0..<3).map { sampleBatch($0) })
+        let path = directory.file(SpoolDirectory.segmentName(ids[1].segment))
+        var bytes = try fileBytes(path)
+        bytes[Int(ids[1].offset) + SpoolFrame.headerBytes + 20] ^= 0x01
+        try writeFile(path, bytes)
+        #expect(await take(log, 2).map(\.batch) == [sampleBatch(0), sampleBatch(2)])
+        #expect(log.statistics.corruptRecords == 1)
+        await log.close()
+    }
+
+    /// Appends that join a commit already timed, and completions that join a done-mark interval already
+    /// timed, do not wake the writer: a hundred appends in one interval wake it about once, not a hundred times.
+    @Test func appendsWithinAnIntervalWakeTheWriterOnce() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try SpoolLog.open(configuration(directory) { $0.commitInterval = .milliseconds(200) })
+        let ids = try await withThrowingTaskGroup(of: SpoolRecordID.self) { group in
+            for n in 0..<100 { group.addTask { try await log.append(sampleBatch(n)) } }
+            var ids: [SpoolRecordID] = []
+            for try await id in group { ids.append(id) }
+            return ids
+        }
+        let commits = log.statistics.commits
+        #expect(log.statistics.writerWakeups <= commits + 2)
+        let handed = await take(log, 100)
+        let before = log.statistics.writerWakeups
+        for record in handed { log.complete(record.id) }
+        #expect(log.statistics.writerWakeups - before <= 2)
+        #expect(Set(ids).count == 100)
+        await log.close()
+    }
+
     @Test func oneOpenLogPerDirectory() async throws {
         let directory = try TemporaryDirectory()
         let log = try SpoolLog.open(configuration(directory))

@@ -1,16 +1,15 @@
 import Synchronization
 
-/// The deliverer's bound on batches in flight (`delivery.max_in_flight`) and its stop switch.
+/// The deliverer's batches in flight (at most `delivery.max_in_flight`: one per worker) and its stop switch.
 ///
-/// One taker waits for a free slot before it asks the log for the next record, then ``take()``s the slot
-/// for it; each delivery ``release()``s its slot when it ends. ``stop()`` refuses later takes (a record
-/// handed out then stays in the log for the next start), wakes the taker and ends every backoff wait at
-/// once; ``waitUntilIdle()`` then returns when the attempts already on the wire have finished.
+/// A worker ``take()``s a slot for each record the log hands it and ``release()``s it when that delivery
+/// ends. ``stop()`` refuses later takes (a record handed out then stays in the log for the next start)
+/// and ends every backoff wait at once; ``waitUntilIdle()`` then returns when the attempts already on the
+/// wire have finished.
 final class DeliverySlots: Sendable {
     private struct State {
         var inFlight = 0
         var stopped = false
-        var slotWaiter: CheckedContinuation<Void, Never>?
         var idleWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -24,18 +23,6 @@ final class DeliverySlots: Sendable {
     var isStopped: Bool { state.withLock { $0.stopped } }
     var inFlight: Int { state.withLock { $0.inFlight } }
 
-    /// Returns when a slot is free (or at once after ``stop()``). One caller at a time: the taker.
-    func waitForFreeSlot() async {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state in
-                if state.stopped || state.inFlight < limit { return true }
-                state.slotWaiter = continuation
-                return false
-            }
-            if ready { continuation.resume() }
-        }
-    }
-
     /// Takes a slot for a record just handed out; `false` once stopped (leave the record for restart).
     func take() -> Bool {
         state.withLock { state in
@@ -47,26 +34,18 @@ final class DeliverySlots: Sendable {
 
     /// A delivery ended (delivered, dead-lettered, or left for restart).
     func release() {
-        let (slotWaiter, idleWaiters) = state.withLock { state in
+        let idleWaiters = state.withLock { state in
             state.inFlight -= 1
-            let slotWaiter = state.slotWaiter
-            state.slotWaiter = nil
             var idle: [CheckedContinuation<Void, Never>] = []
             if state.inFlight == 0 { swap(&idle, &state.idleWaiters) }
-            return (slotWaiter, idle)
+            return idle
         }
-        slotWaiter?.resume()
         for waiter in idleWaiters { waiter.resume() }
     }
 
-    /// Refuses later takes and wakes the taker.
+    /// Refuses later takes; backoff waits end at their next check.
     func stop() {
-        let slotWaiter = state.withLock { state in
-            state.stopped = true
-            defer { state.slotWaiter = nil }
-            return state.slotWaiter
-        }
-        slotWaiter?.resume()
+        state.withLock { $0.stopped = true }
     }
 
     /// Returns when no delivery is in flight.

@@ -10,9 +10,9 @@ import SegmentWire
 import ServiceLifecycle
 import Spool
 
-/// Drains the spool of `delivery.mode: spool` to Segment: oldest record first, up to
-/// `delivery.max_in_flight` batches at once, each over its source's upstream pool and retried as
-/// ``BatchDelivery`` decides. A batch is marked done only after a 2xx (at least once: Segment
+/// Drains the spool of `delivery.mode: spool` to Segment: oldest record first, with
+/// `delivery.max_in_flight` workers, each taking one batch at a time and sending it over its source's
+/// upstream pool, retried as ``BatchDelivery`` decides. A batch is marked done only after a 2xx (at least once: Segment
 /// deduplicates by `messageId`) or once it is safely among the dead letters.
 ///
 /// Shutdown: after the ingress has stopped (it shuts down first), the deliverer takes no new record,
@@ -69,24 +69,28 @@ struct SpoolDeliverer: Service {
                 try? await gracefulShutdown()
                 await stop()
             }
-            // The taker: each record gets a delivery of its own while a slot is free; it ends when
-            // shutdown stops the slots or closes the log.
-            while true {
-                await slots.waitForFreeSlot()
-                if slots.isStopped { return }
-                guard let record = await log.next(max: 1).first else { return }
-                // Stopped meanwhile: the record stays in the log, undelivered, for the next start.
-                guard slots.take() else { return }
-                group.addTask {
-                    await deliver(record.id, record.batch)
-                    slots.release()
-                }
+            // Long-lived workers rather than a task per record: under load a record is waiting when a
+            // worker asks, so a batch costs no task creation and no hand-off between tasks.
+            for _ in 0..<slots.limit {
+                group.addTask { await work() }
             }
         }
     }
 
-    /// Stops taking records, waits for the attempts on the wire, closes the log (which ends the taker's
-    /// wait for a record). What ``run()`` does on graceful shutdown.
+    /// One worker: takes the oldest waiting record, delivers it, and again; it ends when shutdown stops
+    /// the slots or closes the log.
+    private func work() async {
+        while !slots.isStopped {
+            guard let record = await log.next(max: 1).first else { return }
+            // Stopped meanwhile: the record stays in the log, undelivered, for the next start.
+            guard slots.take() else { return }
+            await deliver(record.id, record.batch)
+            slots.release()
+        }
+    }
+
+    /// Stops taking records, waits for the attempts on the wire, closes the log (which ends the workers'
+    /// waits for a record). What ``run()`` does on graceful shutdown.
     func stop() async {
         slots.stop()
         await slots.waitUntilIdle()
