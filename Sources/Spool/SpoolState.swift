@@ -109,9 +109,10 @@ struct SpoolState {
         self.index = index
     }
 
-    /// What the writer's wait depends on. Only callers add to it (a first pending append or done-mark starts
-    /// a deadline, a deletion or `closing` is work at once) and only the writer clears it, so a change made
-    /// under the lock is exactly what the waiting writer must be woken for.
+    /// What the writer's wait depends on: whether appends and done-marks wait on a deadline, the deletions
+    /// queued, `closing`. A caller's change to it (a first pending append or done-mark starts a deadline, a
+    /// deletion or `closing` is work at once) is what the waiting writer must be woken for; a caller that
+    /// leaves it as it was (an append joining a group already timed) wakes nobody.
     struct WriterAgenda: Equatable {
         var appendsTimed: Bool
         var marksTimed: Bool
