@@ -243,7 +243,9 @@ import Testing
                 return ids
             }
         }
-        #expect(await eventually { log.shared.withLock { $0.pending.count } == 10 })
+        // A wait, not a speed check: on a loaded machine (CI runs suites side by side) the ten tasks may take
+        // seconds to start; closing before all of them have appended would refuse the late ones.
+        #expect(await eventually(.seconds(60)) { log.shared.withLock { $0.pending.count } == 10 })
         await log.close()
         #expect(try await appends.value.count == 10)
         #expect(log.statistics.commits == 1)
