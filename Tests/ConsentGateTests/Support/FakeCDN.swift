@@ -1,11 +1,9 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import HummingbirdTLS
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOSSL
 import SegmentWire
 
 /// A local stand-in for Segment's CDN (or for any origin that serves fixed files, such as a test page):
@@ -92,29 +90,7 @@ final class FakeCDN: Sendable {
             }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
-        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let files = TestCertificates.files
-        let chain = try NIOSSLCertificate.fromPEMFile(files.certificate).map { NIOSSLCertificateSource.certificate($0) }
-        let configuration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: files.key, format: .pem)))
-        let app = Application(
-            router: router,
-            server: tls ? try .tls(.http1(), tlsConfiguration: configuration) : .http1(),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
-            logger: Logger(label: "fake-cdn"))
-        let server = ServiceRunner(
-            [
-                ClosureService {
-                    defer { portContinuation.finish() }
-                    try await app.run()
-                }
-            ], logger: Logger(label: "fake-cdn"))
-        var iterator = portStream.makeAsyncIterator()
-        guard let port = await iterator.next() else {
-            try await server.value
-            throw CancellationError()
-        }
+        let (server, port) = try await LoopbackServer.start(router, tls: tls, label: "fake-cdn")
         state.withLockedValue { $0.server = server }
         return FakeCDN(state: state, port: port, tls: tls)
     }

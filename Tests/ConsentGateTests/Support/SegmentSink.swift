@@ -2,10 +2,8 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
-import HummingbirdTLS
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOSSL
 import SegmentWire
 
 /// A local TLS server that plays Segment: it records every request it receives and answers
@@ -183,33 +181,8 @@ final class SegmentSink: Sendable {
             for (name, value) in behavior.headers { headers[HTTPField.Name(name)!] = value }
             return Response(status: .init(code: behavior.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: behavior.body)))
         }
-        let files = TestCertificates.files
-        let chain = try NIOSSLCertificate.fromPEMFile(files.certificate).map { NIOSSLCertificateSource.certificate($0) }
-        let tls = TLSConfiguration.makeServerConfiguration(
-            certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: files.key, format: .pem)))
-        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router,
-            server: options.tls
-                ? try .tls(.http1(configuration: .init(idleTimeout: options.idleTimeout)), tlsConfiguration: tls)
-                : .http1(configuration: .init(idleTimeout: options.idleTimeout)),
-            configuration: .init(address: .hostname("127.0.0.1", port: port)),
-            onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
-            logger: Logger(label: "segment-sink")
-        )
-        let server = ServiceRunner(
-            [
-                ClosureService {
-                    defer { portContinuation.finish() }  // e.g. the port could not be bound
-                    try await app.run()
-                }
-            ], logger: Logger(label: "segment-sink"))
-        var iterator = portStream.makeAsyncIterator()
-        guard let bound = await iterator.next() else {
-            try await server.value
-            throw CancellationError()
-        }
-        return (server, bound)
+        return try await LoopbackServer.start(
+            router, tls: options.tls, http1: .init(idleTimeout: options.idleTimeout), port: port, label: "segment-sink")
     }
 }
 
