@@ -140,6 +140,15 @@ struct PostgresGatewayTests {
                 #expect(harness.sink.received.count == 1)
 
                 try await cluster.pause()
+                // The gateway learns of the outage when its connections close, a moment after the server
+                // is gone; until then it holds its last confirmation. It must notice by itself, soon.
+                let noticeBy = ContinuousClock.now + .seconds(10)
+                while try await harness.post("/v1/batch", json: Self.overGrantingBatch("user-1")).status != 503 {
+                    guard ContinuousClock.now < noticeBy else {
+                        throw TestPostgres.Failure(description: "the gateway kept trusting its cache 10 s into the outage")
+                    }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
                 harness.sink.reset()
                 // For a while, every request is refused with 503 + Retry-After (the SDK retries later):
                 // the cached subject, and one never seen.

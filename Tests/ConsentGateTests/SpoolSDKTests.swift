@@ -46,10 +46,13 @@ struct SpoolSDKTests {
             current = gateway
             try await SpoolCrashTests.store(known + known.map { $0.replacingOccurrences(of: "sdk-spool-a", with: "sdk-spool-b") }, admin: gateway.admin)
 
-            // Segment goes down; the SDK sends, and the gateway is killed in the middle of it.
+            // Segment goes down; the SDK sends, and the gateway is killed in the middle of it (most likely
+            // while an upload of the first 300 events is on the wire; the last 100 come after it for sure).
             await sink.stop()
             let outageStarted = ContinuousClock.now
             let killed = gateway
+            let resume = directory + "-resume"
+            defer { try? FileManager.default.removeItem(atPath: resume) }
             let killer = Task {
                 while killed.log.isEmpty || !FileManager.default.fileExists(atPath: directory + "/spool") {
                     try await Task.sleep(for: .milliseconds(20))
@@ -60,8 +63,11 @@ struct SpoolSDKTests {
                     try await Task.sleep(for: .milliseconds(5))
                 }
                 _ = await killed.stop(signal: SIGKILL)
+                FileManager.default.createFile(atPath: resume, contents: nil)
             }
-            let firstRun = try await PythonSDK.send(first, host: gateway.ingress, gzip: true, maxRetries: 0, uploadSize: 10)
+            // The SDK holds its last 100 events until the kill, so the kill always cuts the run short.
+            let firstRun = try await PythonSDK.send(
+                first, host: gateway.ingress, gzip: true, maxRetries: 0, uploadSize: 10, pause: (after: 300, resumeWhen: resume))
             try await killer.value
 
             // Restarted on the same spool; the SDK sends again while Segment is still down.

@@ -2,14 +2,20 @@
 """Sends events through consentgate with the real segment-analytics-python SDK.
 
 Usage: send_with_sdk.py HOST WRITE_KEY PLAN_JSON [--gzip] [--max-retries N] [--upload-size N]
+                        [--pause-after N --resume-when PATH]
 
 PLAN_JSON is a file holding a list of events: {"user_id", "anonymous_id", "event", "stamp"}
 (stamp: a categoryPreferences object, or null for none). Prints one JSON object:
 {"sent": [messageId, ...], "errors": [...], "failed": [messageId, ...]} after the SDK has flushed and shut
 down; "failed" holds the messageIds of the uploads the SDK gave up on (the rest of "sent" was answered 200).
+
+With --pause-after N, the script stops enqueueing after N events (the SDK keeps uploading those) until
+PATH exists, then enqueues the rest: a test can act (kill the gateway) while a run is surely unfinished.
 """
 import json
+import os
 import sys
+import time
 import uuid
 
 import segment.analytics as analytics
@@ -21,6 +27,8 @@ def main() -> int:
     use_gzip = "--gzip" in options
     max_retries = int(options[options.index("--max-retries") + 1]) if "--max-retries" in options else 10
     upload_size = int(options[options.index("--upload-size") + 1]) if "--upload-size" in options else 25
+    pause_after = int(options[options.index("--pause-after") + 1]) if "--pause-after" in options else None
+    resume_when = options[options.index("--resume-when") + 1] if "--resume-when" in options else None
     errors = []
     failed = []
 
@@ -42,6 +50,10 @@ def main() -> int:
         plan = json.load(f)
     sent = []
     for item in plan:
+        if pause_after is not None and len(sent) == pause_after:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(resume_when) and time.monotonic() < deadline:
+                time.sleep(0.01)
         message_id = item.get("message_id") or str(uuid.uuid4())
         context = {"library": {"name": "analytics-python", "version": "interop"}}
         if item.get("stamp") is not None:

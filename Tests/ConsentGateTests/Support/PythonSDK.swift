@@ -21,8 +21,10 @@ enum PythonSDK {
     /// - Parameters:
     ///   - maxRetries: the SDK's `max_retries` (its default, 10, when `nil`).
     ///   - uploadSize: events per upload (25 when `nil`).
+    ///   - pause: the SDK stops enqueueing after `after` events until the file `resumeWhen` exists.
     static func send(
-        _ events: [PlannedEvent], host: String, writeKey: String = "wk-interop", gzip: Bool, maxRetries: Int? = nil, uploadSize: Int? = nil
+        _ events: [PlannedEvent], host: String, writeKey: String = "wk-interop", gzip: Bool, maxRetries: Int? = nil, uploadSize: Int? = nil,
+        pause: (after: Int, resumeWhen: String)? = nil
     ) async throws -> Outcome {
         let plan = FileManager.default.temporaryDirectory.appendingPathComponent("sdk-plan-\(UUID().uuidString).json")
         try JSONEncoder().encode(events).write(to: plan)
@@ -31,6 +33,7 @@ enum PythonSDK {
         if gzip { arguments.append("--gzip") }
         if let maxRetries { arguments += ["--max-retries", String(maxRetries)] }
         if let uploadSize { arguments += ["--upload-size", String(uploadSize)] }
+        if let pause { arguments += ["--pause-after", String(pause.after), "--resume-when", pause.resumeWhen] }
         let result = await TestProcess.runDetached(arguments, timeout: 120)
         guard result.exitCode == 0, let line = result.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
             throw SDKFailure(output: result.output)
