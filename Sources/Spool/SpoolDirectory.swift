@@ -13,7 +13,8 @@ import Darwin
 /// <directory>/00000000000000000007.log      a segment: magic, then frames (SpoolFrame)
 /// <directory>/00000000000000000007.done     its done-marks (SpoolDoneMarks)
 /// <directory>/dead-letters/*.dead           one dead letter each (SpoolDeadLetter)
-/// *.tmp                                     a file being created; removed on open
+/// *.tmp                                     a file being created, or a spare (a finished segment kept
+///                                           to be recycled as the next one); removed on open
 /// ```
 enum SpoolDirectory {
     static let lockName = "LOCK"
@@ -62,16 +63,21 @@ enum SpoolDirectory {
         var size: Int64 = 0
         /// False when the file does not start with the segment magic (none of it is readable).
         var hasHeader = true
+        /// What its frames' CRCs are XORed with: ``SpoolFrame/key(segment:)``, or 0 in a version-1 segment.
+        var key: UInt32 = 0
     }
 
     /// Reads a segment from the start, stopping at the first frame that is cut short or fails its CRC
     /// (see `SpoolFrame` for why nothing after it is read). Does not change the file.
-    static func scanSegment(_ fd: Int32, _ path: String) throws(SpoolError) -> ScannedSegment {
+    static func scanSegment(_ fd: Int32, _ path: String, segment: UInt64) throws(SpoolError) -> ScannedSegment {
         var scanned = ScannedSegment()
         let size = try SpoolFiles.size(fd, path)
         scanned.size = size
         let magic = SpoolFrame.segmentMagic
-        guard try SpoolFiles.read(fd, count: magic.count, at: 0, path) == magic else {
+        switch try SpoolFiles.read(fd, count: magic.count, at: 0, path) {
+        case magic: scanned.key = SpoolFrame.key(segment: segment)
+        case SpoolFrame.segmentMagicVersion1: scanned.key = 0
+        default:
             scanned.hasHeader = false
             return scanned
         }
@@ -80,7 +86,7 @@ enum SpoolDirectory {
         scanning: while offset < size {
             let count = Int(min(Int64(max(scanChunkBytes, needed)), size - offset))
             let chunk = try SpoolFiles.read(fd, count: count, at: offset, path)
-            let (frames, stop) = chunk.withUnsafeBytes { SpoolFrame.scan($0) }
+            let (frames, stop) = chunk.withUnsafeBytes { SpoolFrame.scan($0, key: scanned.key) }
             for frame in frames {
                 let payload = chunk[(frame.offset + SpoolFrame.headerBytes)..<(frame.offset + frame.frameCount)]
                 let acceptedAt = payload.withUnsafeBytes { raw in

@@ -1,6 +1,11 @@
 /// A record on disk: `u32 length | u32 CRC-32C | payload`, little-endian. The CRC covers the four length
 /// bytes and the payload, so a damaged length is caught too, not only a damaged body.
 ///
+/// In a segment of format version 2 the stored CRC is XORed with the segment's ``key(segment:)``: segment
+/// files are recycled (a finished one is renamed to become the next), and the bytes of its earlier life that
+/// still follow the new records must never pass for records of the new segment. Version 1 (no key) is still
+/// read; dead letters use no key.
+///
 /// A segment file is an 8-byte magic (`SpoolFrame.segmentMagic`), then frames back to back. Scanning stops
 /// at the first frame that is cut short or fails its CRC: a crash can only damage the commit that was being
 /// written (every earlier one was `fdatasync`'d before its appends returned), and within that commit the
@@ -9,8 +14,24 @@
 /// the segment's later records are lost with it, and `SpoolStatistics.cutBytes` says how much.)
 enum SpoolFrame {
     static let headerBytes = 8
-    /// "CGSPOOL" and the file format version.
-    static let segmentMagic: [UInt8] = Array("CGSPOOL".utf8) + [1]
+    /// "CGSPOOL" and the file format version: 2, frames keyed by their segment.
+    static let segmentMagic: [UInt8] = Array("CGSPOOL".utf8) + [2]
+    /// Version 1: frames without a key (segments written before recycling).
+    static let segmentMagicVersion1: [UInt8] = Array("CGSPOOL".utf8) + [1]
+
+    /// What a version-2 segment's frames XOR their CRC with: the low 32 bits of its number, which differ
+    /// between a recycled file's lives (numbers only grow).
+    static func key(segment: UInt64) -> UInt32 {
+        UInt32(truncatingIfNeeded: segment)
+    }
+
+    /// Keys the frame whose header starts at `offset` of `bytes` (sealed with no key) for its segment.
+    static func applyKey(_ key: UInt32, toFrameAt offset: Int, in bytes: inout [UInt8]) {
+        bytes.withUnsafeMutableBytes { raw in
+            let stored = raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
+            raw.storeBytes(of: (UInt32(littleEndian: stored) ^ key).littleEndian, toByteOffset: offset + 4, as: UInt32.self)
+        }
+    }
     /// No payload is larger (the ingress caps bodies far lower); a bigger length is damage.
     static let maxPayloadBytes = 1 << 30
 
@@ -61,8 +82,8 @@ enum SpoolFrame {
     }
 
     /// The whole frames at the start of `buffer`, and where and why the scan stopped. Pure: the caller reads
-    /// the file and decides what a stop means.
-    static func scan(_ buffer: UnsafeRawBufferPointer) -> (frames: [Found], stop: Stop) {
+    /// the file and decides what a stop means. `key`: the segment's (``key(segment:)``), 0 for no key.
+    static func scan(_ buffer: UnsafeRawBufferPointer, key: UInt32 = 0) -> (frames: [Found], stop: Stop) {
         var frames: [Found] = []
         var offset = 0
         while true {
@@ -78,7 +99,7 @@ enum SpoolFrame {
             }
             let lengthCRC = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[offset..<offset + 4]))
             let payload = UnsafeRawBufferPointer(rebasing: buffer[offset + headerBytes..<offset + headerBytes + length])
-            guard CRC32C.checksum(payload, continuing: lengthCRC) == crc else {
+            guard CRC32C.checksum(payload, continuing: lengthCRC) == crc ^ key else {
                 return (frames, .corrupt(offset: offset))
             }
             frames.append(Found(offset: offset, payloadCount: length))
@@ -87,8 +108,8 @@ enum SpoolFrame {
     }
 
     /// The payload of the single whole frame `bytes` (as read back by `pread`), or `.corrupt`.
-    static func payload(ofFrame bytes: UnsafeRawBufferPointer) throws(SpoolError) -> UnsafeRawBufferPointer {
-        let (frames, stop) = scan(bytes)
+    static func payload(ofFrame bytes: UnsafeRawBufferPointer, key: UInt32 = 0) throws(SpoolError) -> UnsafeRawBufferPointer {
+        let (frames, stop) = scan(bytes, key: key)
         guard frames.count == 1, stop == .end else { throw SpoolError(.corrupt, "a record read back fails its CRC") }
         return UnsafeRawBufferPointer(rebasing: bytes[headerBytes...])
     }

@@ -53,7 +53,7 @@ extension SpoolLog {
         let donePath = directory + "/" + SpoolDirectory.doneName(segment)
         let fd = try SpoolFiles.openFile(path, O_RDWR)
         do {
-            let scanned = try SpoolDirectory.scanSegment(fd, path)
+            let scanned = try SpoolDirectory.scanSegment(fd, path, segment: segment)
             guard scanned.hasHeader else {
                 // Segments are renamed into place only after their magic is synced, so this is damage:
                 // set it aside (not deleted, not read) for whoever investigates.
@@ -79,6 +79,7 @@ extension SpoolLog {
                 try SpoolFiles.truncate(doneFD, to: Int64(marks.validCount), donePath)
             }
             state.index.addSegment(segment)
+            if scanned.key != SpoolFrame.key(segment: segment) { state.unkeyedSegments.insert(segment) }
             for record in scanned.records where !marks.offsets.contains(record.offset) {
                 state.index.load(
                     SpoolIndex.Entry(
@@ -131,7 +132,7 @@ extension SpoolLog {
                 continue  // deleted by the running gateway since the listing
             }
             defer { SpoolFiles.closeFile(fd) }
-            let scanned = try SpoolDirectory.scanSegment(fd, path)
+            let scanned = try SpoolDirectory.scanSegment(fd, path, segment: segment)
             let donePath = directory + "/" + SpoolDirectory.doneName(segment)
             let marks = (try? SpoolDirectory.readDoneMarks(donePath)) ?? (offsets: [], validCount: 0, size: 0)
             status.segments += 1

@@ -104,7 +104,7 @@ public final class SpoolLog: Sendable {
         let path = configuration.directory + "/" + SpoolDirectory.segmentName(entry.id.segment)
         let frame = try SpoolFiles.read(handout.fd, count: Int(entry.frameBytes), at: Int64(entry.id.offset), path)
         return try frame.withUnsafeBytes { raw in
-            Result { () throws(SpoolError) in try SpooledBatch.decode(try SpoolFrame.payload(ofFrame: raw)) }
+            Result { () throws(SpoolError) in try SpooledBatch.decode(try SpoolFrame.payload(ofFrame: raw, key: handout.key)) }
         }.get()
     }
 

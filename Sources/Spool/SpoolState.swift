@@ -67,10 +67,11 @@ struct SpoolPendingAppend {
     var continuation: CheckedContinuation<Result<SpoolRecordID, SpoolError>, Never>
 }
 
-/// A record handed out by `next`, with the descriptor to read it from.
+/// A record handed out by `next`, with the descriptor to read it from and its segment's frame key.
 struct SpoolHandout: Sendable {
     var entry: SpoolIndex.Entry
     var fd: Int32
+    var key: UInt32
 }
 
 /// A `next` call with nothing to hand out yet.
@@ -95,6 +96,8 @@ struct SpoolState {
     var deletions: [UInt64] = []
     /// A descriptor per segment on disk, to read records back.
     var readers: [UInt64: Int32] = [:]
+    /// Version-1 segments found on open: their frames have no key.
+    var unkeyedSegments: Set<UInt64> = []
     var closing = false
     var closed = false
     var closeWaiters: [CheckedContinuation<Void, Never>] = []
@@ -154,6 +157,10 @@ struct SpoolState {
     }
 
     mutating func handouts(max: Int) -> [SpoolHandout] {
-        index.take(max: max).map { SpoolHandout(entry: $0, fd: readers[$0.id.segment] ?? -1) }
+        index.take(max: max).map { entry in
+            let segment = entry.id.segment
+            let key = unkeyedSegments.contains(segment) ? 0 : SpoolFrame.key(segment: segment)
+            return SpoolHandout(entry: entry, fd: readers[segment] ?? -1, key: key)
+        }
     }
 }

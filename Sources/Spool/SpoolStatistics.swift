@@ -13,6 +13,9 @@ public struct SpoolStatistics: Sendable, Equatable {
     /// Times a caller woke the writer thread: once per group commit, done-mark interval or deletion, not
     /// once per append or completion.
     public var writerWakeups: Int = 0
+    /// Segments started by renaming a finished one (its blocks already allocated, so a commit's
+    /// `fdatasync` has no file size or block map to journal) instead of creating a file.
+    public var recycledSegments: Int = 0
 
     public init() {}
 }

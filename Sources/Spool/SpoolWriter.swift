@@ -17,11 +17,22 @@ import Darwin
 /// are their `append` calls answered. Appends that arrive during that `fdatasync` are already due when it
 /// returns, so a slow disk widens the groups instead of queueing syncs.
 ///
+/// Segments are recycled, as PostgreSQL recycles WAL files: a finished segment is renamed to a spare
+/// (`spare-<n>.tmp`, at most ``maxSpares``) instead of deleted, and the next segment is a spare renamed into
+/// place. Overwriting blocks that are already allocated, the commit's `fdatasync` writes the data alone
+/// (measured on this project's machine: 0.16 ms and 85 µs of CPU for a 160 KB commit against 0.37 ms and
+/// 190 µs when appending to a new file), and the deletion no longer drops 64 MiB from the page cache on the
+/// commit path. The earlier life's bytes after the new records never pass for records (frames are keyed by
+/// segment, `SpoolFrame`); after a crash, recovery cuts them as a damaged tail; a clean close truncates them.
+///
 /// Its fields are touched only by its thread (after `start`), hence `@unchecked Sendable`.
 final class SpoolWriter: @unchecked Sendable {
     /// How long a done-mark may wait before it is written and synced (a crash in that window delivers the
     /// record again, which at-least-once allows).
     static let doneMarkInterval: Duration = .milliseconds(100)
+    /// Finished segments kept to be recycled: one per roll is the steady state; a second absorbs a burst of
+    /// deletions (a backlog draining).
+    static let maxSpares = 2
 
     private let shared: SpoolShared
     private let configuration: SpoolConfiguration
@@ -34,6 +45,12 @@ final class SpoolWriter: @unchecked Sendable {
     /// the dirty pages and a later sync can succeed without them, so nothing more goes to that file.
     private var activeFailed = false
     private var sidecars: [UInt64: (fd: Int32, size: Int64)] = [:]
+    /// The active segment is a recycled file: bytes of its earlier life follow `activeSize`.
+    private var activeRecycled = false
+    /// The first segment this writer started: it and later ones are version 2, which alone are recycled.
+    private let firstSegment: UInt64
+    /// Paths of finished segments waiting to be recycled, newest last.
+    private var spares: [String] = []
 
     init(shared: SpoolShared, configuration: SpoolConfiguration, lockFD: Int32, active: UInt64, activeFD: Int32) {
         self.shared = shared
@@ -42,6 +59,7 @@ final class SpoolWriter: @unchecked Sendable {
         self.active = active
         self.activeFD = activeFD
         self.activeSize = Int64(SpoolFrame.segmentMagic.count)
+        self.firstSegment = active
     }
 
     func start() {
@@ -67,6 +85,33 @@ final class SpoolWriter: @unchecked Sendable {
             try? SpoolFiles.removeFile(temporary)
             throw error
         }
+    }
+
+    /// Starts segment `segment`: a spare renamed into place (one sync, of the directory), or a new file
+    /// (``createSegment(_:in:)``, two syncs). Returns its descriptor and the syncs issued.
+    private func startSegment(_ segment: UInt64) throws(SpoolError) -> (fd: Int32, syncs: Int) {
+        let directory = configuration.directory
+        while let spare = spares.popLast() {
+            let path = directory + "/" + SpoolDirectory.segmentName(segment)
+            // A spare that cannot be renamed or opened is dropped; a new file is the fallback.
+            guard (try? SpoolFiles.renameFile(spare, path)) != nil else {
+                try? SpoolFiles.removeFile(spare)
+                continue
+            }
+            let fd: Int32
+            do {
+                fd = try SpoolFiles.openFile(path, O_RDWR)
+                try SpoolFiles.syncDirectory(directory)
+            } catch {
+                try? SpoolFiles.removeFile(path)
+                throw error
+            }
+            activeRecycled = true
+            shared.withLock { $0.statistics.recycledSegments += 1 }
+            return (fd, 1)
+        }
+        activeRecycled = false
+        return (try Self.createSegment(segment, in: directory), 2)
     }
 
     private struct Work {
@@ -168,8 +213,8 @@ final class SpoolWriter: @unchecked Sendable {
                 if failure == nil {
                     do {
                         let new = active + 1
-                        let fd = try Self.createSegment(new, in: configuration.directory)
-                        syncs += 2
+                        let (fd, started) = try startSegment(new)
+                        syncs += started
                         outcomes.append(.rolled(old: active, new: new, fd: fd))
                         (active, activeFD, activeSize, activeRecords) = (new, fd, Int64(SpoolFrame.segmentMagic.count), 0)
                         activeFailed = false
@@ -185,6 +230,7 @@ final class SpoolWriter: @unchecked Sendable {
             }
             run.append((append, SpoolRecordID(segment: active, offset: UInt64(activeSize))))
             buffer.append(contentsOf: append.frame)
+            SpoolFrame.applyKey(SpoolFrame.key(segment: active), toFrameAt: buffer.count - append.frame.count, in: &buffer)
             activeSize += Int64(append.frame.count)
             activeRecords += 1
         }
@@ -247,14 +293,28 @@ final class SpoolWriter: @unchecked Sendable {
         shared.withLock { $0.statistics.fsyncs += syncs }
     }
 
+    /// Deletes finished segments, or keeps them as spares to recycle (see the type's documentation).
     private func delete(_ segments: [UInt64]) {
-        let readers = shared.withLock { state in segments.map { state.readers.removeValue(forKey: $0) } }
+        let readers = shared.withLock { state in
+            segments.map { segment in
+                state.unkeyedSegments.remove(segment)
+                return state.readers.removeValue(forKey: segment)
+            }
+        }
+        let directory = configuration.directory
         for (segment, reader) in zip(segments, readers) {
             if let reader { SpoolFiles.closeFile(reader) }
             if let sidecar = sidecars.removeValue(forKey: segment) { SpoolFiles.closeFile(sidecar.fd) }
-            // The segment first: a leftover done-marks file without its segment is removed on open.
-            try? SpoolFiles.removeFile(configuration.directory + "/" + SpoolDirectory.segmentName(segment))
-            try? SpoolFiles.removeFile(configuration.directory + "/" + SpoolDirectory.doneName(segment))
+            // The segment first: a leftover done-marks file without its segment is removed on open. Renamed
+            // to a spare, it is gone as a segment just as surely (spares are removed on open).
+            let path = directory + "/" + SpoolDirectory.segmentName(segment)
+            let spare = directory + "/spare-\(segment).tmp"
+            if segment < firstSegment || spares.count >= Self.maxSpares || (try? SpoolFiles.renameFile(path, spare)) == nil {
+                try? SpoolFiles.removeFile(path)
+            } else {
+                spares.append(spare)
+            }
+            try? SpoolFiles.removeFile(directory + "/" + SpoolDirectory.doneName(segment))
         }
         let synced = (try? SpoolFiles.syncDirectory(configuration.directory)) != nil
         shared.withLock { $0.statistics.fsyncs += synced ? 1 : 0 }
@@ -270,9 +330,15 @@ final class SpoolWriter: @unchecked Sendable {
             }
             return (Array(state.readers.values), state.waiters, state.closeWaiters)
         }
+        // A clean close leaves no earlier life after the last record, so the next open cuts nothing.
+        if activeRecycled {
+            try? SpoolFiles.truncate(activeFD, to: activeSize, configuration.directory + "/" + SpoolDirectory.segmentName(active))
+        }
         for fd in readers { SpoolFiles.closeFile(fd) }
         for sidecar in sidecars.values { SpoolFiles.closeFile(sidecar.fd) }
         sidecars = [:]
+        for spare in spares { try? SpoolFiles.removeFile(spare) }
+        spares = []
         SpoolFiles.closeFile(lockFD)  // releases the flock, last
         for waiter in waiters { waiter.continuation.resume(returning: []) }
         for waiter in closeWaiters { waiter.resume() }

@@ -56,6 +56,26 @@ import Testing
         }
     }
 
+    /// A frame keyed for its segment reads back with that segment's key only: in a recycled file, a
+    /// record of the file's earlier life (another segment number) never passes for one of the new segment.
+    @Test func aKeyedFrameReadsOnlyWithItsSegmentsKey() throws {
+        let batch = sampleBatch(1)
+        var frame = SpoolFrame.encode(batch)
+        SpoolFrame.applyKey(SpoolFrame.key(segment: 7), toFrameAt: 0, in: &frame)
+        let (found, stop) = frame.withUnsafeBytes { SpoolFrame.scan($0, key: SpoolFrame.key(segment: 7)) }
+        #expect(found.count == 1 && stop == .end)
+        let decoded = try frame.withUnsafeBytes { raw in
+            try SpooledBatch.decode(try SpoolFrame.payload(ofFrame: raw, key: SpoolFrame.key(segment: 7)))
+        }
+        #expect(decoded == batch)
+        for other in [0, 6, 8, 7 + (1 << 33)] as [UInt64] where SpoolFrame.key(segment: other) != SpoolFrame.key(segment: 7) {
+            #expect(frame.withUnsafeBytes { SpoolFrame.scan($0, key: SpoolFrame.key(segment: other)) }.stop == .corrupt(offset: 0))
+        }
+        // Unkeyed (a version-1 segment, a dead letter): key 0 is no key at all.
+        #expect(scan(SpoolFrame.encode(batch)).stop == .end)
+        #expect(SpoolFrame.key(segment: 7) != 0)
+    }
+
     /// A zero-filled tail (a file extended but never written) is not a frame.
     @Test func zerosAreCorrupt() {
         #expect(scan([UInt8](repeating: 0, count: 64)).stop == .corrupt(offset: 0))
