@@ -6,8 +6,10 @@ public struct SpoolConfiguration: Sendable, Hashable {
     /// The most bytes of records not yet delivered or dead-lettered (`delivery.spool.max_bytes`).
     /// An append past it throws `.full` and writes nothing.
     public var maxBytes: Int64 = 1 << 30
-    /// How long the group commit gathers appends before one `fdatasync` covers them all
-    /// (`delivery.spool.commit_interval_ms`). Zero commits what has arrived without waiting.
+    /// The least time between the starts of two group commits (`delivery.spool.commit_interval_ms`): one
+    /// `fdatasync` covers every append that arrived within an interval, and an append that finds the last
+    /// commit an interval or more in the past is committed at once. Zero commits what has arrived without
+    /// waiting.
     public var commitInterval: Duration = .milliseconds(2)
     /// A segment file past this size is sealed and a new one started; a segment is deleted once every
     /// record in it is done, so this is also the granularity at which disk space comes back.

@@ -12,10 +12,14 @@ import Darwin
 /// the cooperative pool) that performs the group commit, rolls segments, writes done-marks and deletes
 /// finished segments.
 ///
-/// Group commit: the first append after a commit starts the interval; when it has passed, every append
-/// that arrived meanwhile is written with one `pwrite` and made durable with one `fdatasync`, and only then
-/// are their `append` calls answered. Appends that arrive during that `fdatasync` are already due when it
-/// returns, so a slow disk widens the groups instead of queueing syncs.
+/// Group commit at a fixed cadence: a commit starts at most once per interval. Every append that arrived
+/// since the last one started is written with one `pwrite` and made durable with one `fdatasync`, and only
+/// then are their `append` calls answered. An append that finds the last commit an interval or more in the
+/// past is committed at once (an idle gateway answers in one `fdatasync`); under load commits follow each
+/// other an interval apart, whereas waiting a whole interval after each group's first append made the cycle
+/// the interval plus the time the next group took to start arriving. Appends that arrive during an
+/// `fdatasync` longer than the interval are due when it returns, so a slow disk widens the groups instead
+/// of queueing syncs.
 ///
 /// Segments are recycled, as PostgreSQL recycles WAL files: a finished segment is renamed to a spare
 /// (`spare-<n>.tmp`, at most ``maxSpares``) instead of deleted, and the next segment is a spare renamed into
@@ -121,18 +125,23 @@ final class SpoolWriter: @unchecked Sendable {
         var finish = false
     }
 
+    /// When the last group commit started (nil before the first).
+    private var lastCommit: ContinuousClock.Instant?
+
     private func run() {
         let interval = configuration.commitInterval
         while true {
             let work = shared.wait { state -> SpoolShared.WaitStep<Work> in
                 let now = ContinuousClock.now
-                let appendsDue = state.pendingSince.map { state.closing || now >= $0 + interval } ?? false
+                let commitAt = lastCommit.map { $0 + interval } ?? now
+                let appendsDue = state.pendingSince != nil && (state.closing || now >= commitAt)
                 let marksDue = state.doneMarksSince.map { state.closing || now >= $0 + Self.doneMarkInterval } ?? false
                 if appendsDue || marksDue || !state.deletions.isEmpty {
                     var work = Work()
                     if appendsDue {
                         swap(&work.appends, &state.pending)
                         state.pendingSince = nil
+                        lastCommit = now
                     }
                     if marksDue {
                         swap(&work.marks, &state.doneMarks)
@@ -142,7 +151,7 @@ final class SpoolWriter: @unchecked Sendable {
                     return .done(work)
                 }
                 if state.closing { return .done(Work(finish: true)) }
-                let deadlines = [state.pendingSince.map { $0 + interval }, state.doneMarksSince.map { $0 + Self.doneMarkInterval }]
+                let deadlines = [state.pendingSince.map { _ in commitAt }, state.doneMarksSince.map { $0 + Self.doneMarkInterval }]
                 return deadlines.compactMap { $0 }.min().map { .waitUntil($0) } ?? .waitForSignal
             }
             if !work.appends.isEmpty { commit(work.appends) }

@@ -267,10 +267,15 @@ import Testing
         await log.close()
     }
 
-    /// Appends waiting for their commit interval are committed by `close`, without waiting it out.
+    /// The cadence: an append that finds no commit in the last interval is committed at once; the appends
+    /// after it wait for the interval to pass since that commit started (30 s here), and `close` commits
+    /// them without waiting it out.
     @Test func closeCommitsWhatIsPending() async throws {
         let directory = try TemporaryDirectory()
         let log = try SpoolLog.open(configuration(directory) { $0.commitInterval = .seconds(30) })
+        let first = Task { try await log.append(sampleBatch(100)) }
+        #expect(await eventually(.seconds(20)) { log.statistics.commits == 1 }, "an idle log commits a first append at once")
+        _ = try await first.value
         let appends = Task {
             try await withThrowingTaskGroup(of: SpoolRecordID.self) { group in
                 for n in 0..<10 { group.addTask { try await log.append(sampleBatch(n)) } }
@@ -282,11 +287,12 @@ import Testing
         // A wait, not a speed check: on a loaded machine (CI runs suites side by side) the ten tasks may take
         // seconds to start; closing before all of them have appended would refuse the late ones.
         #expect(await eventually(.seconds(60)) { log.shared.withLock { $0.pending.count } == 10 })
+        #expect(log.statistics.commits == 1)
         await log.close()
         #expect(try await appends.value.count == 10)
-        #expect(log.statistics.commits == 1)
+        #expect(log.statistics.commits == 2)
         let reopened = try SpoolLog.open(configuration(directory))
-        #expect(reopened.status.batches == 10)
+        #expect(reopened.status.batches == 11)
         await reopened.close()
     }
 
