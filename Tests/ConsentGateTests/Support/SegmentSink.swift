@@ -68,6 +68,9 @@ final class SegmentSink: Sendable {
         /// Faults for the next requests, first one first.
         var faults: [Fault] = []
         var server: ServiceRunner?
+        /// While stopped: a socket bound (not listening) to the sink's port, so that no other test's server
+        /// binding port 0 is given it meanwhile (connections are still refused).
+        var portHold: Int32?
     }
 
     /// How the sink serves: over TLS (the default) or plain HTTP, and how long it keeps an idle
@@ -130,14 +133,29 @@ final class SegmentSink: Sendable {
         guard let server = state.withLockedValue({ value -> ServiceRunner? in
             defer { value.server = nil }
             return value.server
-        }) else { return }
+        }) else {
+            // Stopped already: this is the test's final stop, which lets the port go.
+            releasePortHold()
+            return
+        }
         await server.stop()
+        let hold = LoopbackSocket.bind(port: port)
+        state.withLockedValue { $0.portHold = hold }
     }
 
     /// Serves again on the same port, after ``stop()``.
     func resume() async throws {
+        releasePortHold()
         let (server, _) = try await Self.serve(state: state, port: port, options: options)
         state.withLockedValue { $0.server = server }
+    }
+
+    private func releasePortHold() {
+        let hold = state.withLockedValue { value -> Int32? in
+            defer { value.portHold = nil }
+            return value.portHold
+        }
+        if let hold { close(hold) }
     }
 
     private static func serve(state: NIOLockedValueBox<State>, port: Int, options: Options) async throws -> (ServiceRunner, Int) {
