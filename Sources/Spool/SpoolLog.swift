@@ -36,7 +36,6 @@ public final class SpoolLog: Sendable {
                     return SpoolError(
                         .full, "the spool holds \(state.index.bytes + state.index.reserved) undelivered bytes of \(state.index.maxBytes)")
                 }
-                if state.pending.isEmpty { state.pendingSince = .now }
                 state.pending.append(
                     SpoolPendingAppend(frame: frame, acceptedAt: batch.acceptedAtMilliseconds, continuation: continuation))
                 return nil

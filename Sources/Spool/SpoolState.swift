@@ -84,9 +84,8 @@ struct SpoolWaiter {
 /// The mutable part of a `SpoolLog`, guarded by `SpoolShared`.
 struct SpoolState {
     var index: SpoolIndex
-    /// Appends since the last commit, in arrival order, and when the first of them arrived.
+    /// Appends since the last commit, in arrival order.
     var pending: [SpoolPendingAppend] = []
-    var pendingSince: ContinuousClock.Instant?
     var waiters: [SpoolWaiter] = []
     var nextToken: UInt64 = 0
     /// Offsets to write to each segment's done-marks, and when the oldest of them was completed.
@@ -124,7 +123,7 @@ struct SpoolState {
     }
 
     var writerAgenda: WriterAgenda {
-        WriterAgenda(appendsTimed: pendingSince != nil, marksTimed: doneMarksSince != nil, deletions: deletions.count, closing: closing)
+        WriterAgenda(appendsTimed: !pending.isEmpty, marksTimed: doneMarksSince != nil, deletions: deletions.count, closing: closing)
     }
 
     var averageFrameBytes: Int64 {

@@ -51,7 +51,8 @@ final class SpoolWriter: @unchecked Sendable {
     private var sidecars: [UInt64: (fd: Int32, size: Int64)] = [:]
     /// The active segment is a recycled file: bytes of its earlier life follow `activeSize`.
     private var activeRecycled = false
-    /// The first segment this writer started: it and later ones are version 2, which alone are recycled.
+    /// The first segment this writer started. Only segments it started are recycled: those found on open
+    /// may be version 1, whose frames have no key.
     private let firstSegment: UInt64
     /// Paths of finished segments waiting to be recycled, newest last.
     private var spares: [String] = []
@@ -95,9 +96,9 @@ final class SpoolWriter: @unchecked Sendable {
     /// (``createSegment(_:in:)``, two syncs). Returns its descriptor and the syncs issued.
     private func startSegment(_ segment: UInt64) throws(SpoolError) -> (fd: Int32, syncs: Int) {
         let directory = configuration.directory
+        let path = directory + "/" + SpoolDirectory.segmentName(segment)
         while let spare = spares.popLast() {
-            let path = directory + "/" + SpoolDirectory.segmentName(segment)
-            // A spare that cannot be renamed or opened is dropped; a new file is the fallback.
+            // A spare that cannot be renamed is dropped, and the next one (or a new file) is used.
             guard (try? SpoolFiles.renameFile(spare, path)) != nil else {
                 try? SpoolFiles.removeFile(spare)
                 continue
@@ -134,13 +135,12 @@ final class SpoolWriter: @unchecked Sendable {
             let work = shared.wait { state -> SpoolShared.WaitStep<Work> in
                 let now = ContinuousClock.now
                 let commitAt = lastCommit.map { $0 + interval } ?? now
-                let appendsDue = state.pendingSince != nil && (state.closing || now >= commitAt)
+                let appendsDue = !state.pending.isEmpty && (state.closing || now >= commitAt)
                 let marksDue = state.doneMarksSince.map { state.closing || now >= $0 + Self.doneMarkInterval } ?? false
                 if appendsDue || marksDue || !state.deletions.isEmpty {
                     var work = Work()
                     if appendsDue {
                         swap(&work.appends, &state.pending)
-                        state.pendingSince = nil
                         lastCommit = now
                     }
                     if marksDue {
@@ -151,7 +151,7 @@ final class SpoolWriter: @unchecked Sendable {
                     return .done(work)
                 }
                 if state.closing { return .done(Work(finish: true)) }
-                let deadlines = [state.pendingSince.map { _ in commitAt }, state.doneMarksSince.map { $0 + Self.doneMarkInterval }]
+                let deadlines = [state.pending.isEmpty ? nil : commitAt, state.doneMarksSince.map { $0 + Self.doneMarkInterval }]
                 return deadlines.compactMap { $0 }.min().map { .waitUntil($0) } ?? .waitForSignal
             }
             if !work.appends.isEmpty { commit(work.appends) }
