@@ -97,6 +97,9 @@ struct SpoolState {
     var readers: [UInt64: Int32] = [:]
     /// Version-1 segments found on open: their frames have no key.
     var unkeyedSegments: Set<UInt64> = []
+    /// The writer looks at the pending appends without being woken: it is at work (it looks again when
+    /// done), or asleep until the next commit tick. An append then joins a commit already timed.
+    var writerWillLook = false
     var closing = false
     var closed = false
     var closeWaiters: [CheckedContinuation<Void, Never>] = []
@@ -112,9 +115,9 @@ struct SpoolState {
     }
 
     /// What the writer's wait depends on: whether appends and done-marks wait on a deadline, the deletions
-    /// queued, `closing`. A caller's change to it (a first pending append or done-mark starts a deadline, a
-    /// deletion or `closing` is work at once) is what the waiting writer must be woken for; a caller that
-    /// leaves it as it was (an append joining a group already timed) wakes nobody.
+    /// queued, `closing`. A caller's change to it (a first pending append the writer will not look at by
+    /// itself, a first done-mark, a deletion or `closing`) is what the waiting writer must be woken for; a
+    /// caller that leaves it as it was (an append joining a commit already timed) wakes nobody.
     struct WriterAgenda: Equatable {
         var appendsTimed: Bool
         var marksTimed: Bool
@@ -123,7 +126,7 @@ struct SpoolState {
     }
 
     var writerAgenda: WriterAgenda {
-        WriterAgenda(appendsTimed: !pending.isEmpty, marksTimed: doneMarksSince != nil, deletions: deletions.count, closing: closing)
+        WriterAgenda(appendsTimed: !pending.isEmpty || writerWillLook, marksTimed: doneMarksSince != nil, deletions: deletions.count, closing: closing)
     }
 
     var averageFrameBytes: Int64 {

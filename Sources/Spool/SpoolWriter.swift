@@ -17,7 +17,10 @@ import Darwin
 /// then are their `append` calls answered. An append that finds the last commit an interval or more in the
 /// past is committed at once (an idle gateway answers in one `fdatasync`); under load commits follow each
 /// other an interval apart, whereas waiting a whole interval after each group's first append made the cycle
-/// the interval plus the time the next group took to start arriving. Appends that arrive during an
+/// the interval plus the time the next group took to start arriving. Between commits the writer sleeps
+/// until the next tick, so under load it wakes once per commit: an append arriving meanwhile joins the
+/// commit at that tick and signals nobody (waking it for each group's first append cost a thread switch
+/// and a contended lock per commit). Appends that arrive during an
 /// `fdatasync` longer than the interval are due when it returns, so a slow disk widens the groups instead
 /// of queueing syncs.
 ///
@@ -148,10 +151,15 @@ final class SpoolWriter: @unchecked Sendable {
                         state.doneMarksSince = nil
                     }
                     swap(&work.deletions, &state.deletions)
+                    state.writerWillLook = true
                     return .done(work)
                 }
                 if state.closing { return .done(Work(finish: true)) }
-                let deadlines = [state.pending.isEmpty ? nil : commitAt, state.doneMarksSince.map { $0 + Self.doneMarkInterval }]
+                // Until the next commit tick it sleeps with that deadline even when nothing is pending: an
+                // append within the interval is committed at the tick anyway, so it need not wake the writer.
+                let tick = commitAt > now ? commitAt : nil
+                state.writerWillLook = tick != nil
+                let deadlines = [tick, state.doneMarksSince.map { $0 + Self.doneMarkInterval }]
                 return deadlines.compactMap { $0 }.min().map { .waitUntil($0) } ?? .waitForSignal
             }
             if !work.appends.isEmpty { commit(work.appends) }

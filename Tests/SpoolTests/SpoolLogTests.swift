@@ -168,6 +168,19 @@ import Testing
         await log.close()
     }
 
+    /// Between commits the writer sleeps until the next tick: appends that follow each other, each
+    /// arriving after the previous one's commit, are committed a tick apart without waking it, so the
+    /// writer is signalled once for the whole stream instead of once per commit.
+    @Test func aSteadyStreamOfAppendsDoesNotWakeTheWriterPerCommit() async throws {
+        let directory = try TemporaryDirectory()
+        let log = try SpoolLog.open(configuration(directory) { $0.commitInterval = .milliseconds(100) })
+        _ = try await appendAll(log, (0..<8).map { sampleBatch($0) })
+        #expect(log.statistics.commits == 8)
+        // The first append wakes it; a machine too slow to append within a tick may cost one more.
+        #expect(log.statistics.writerWakeups <= 3)
+        await log.close()
+    }
+
     /// One group commit whose appends fill several segments: each segment gets its run of the group's
     /// frames (keyed for it), every id names where its record is, and all of them read back, before and
     /// after a reopen.
