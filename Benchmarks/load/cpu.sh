@@ -4,7 +4,9 @@
 #   Benchmarks/load/cpu.sh WORK_DIR BINARY [SECONDS=8] [CONNECTIONS=32] [DELAY_MS=0]
 #
 # BATCHES=NAME (environment) drives it with the batches of DATA/NAME instead of DATA/uniform (e.g. the
-# `browser` and `server` variants that variants.py makes).
+# `browser` and `server` variants that variants.py makes). MODE=spool runs the work directory's
+# consentgate-spool.yaml (kept by `SPOOL=1 KEEP=1 run.sh`) instead of its relay configuration. Where
+# `perf` can count trace points, it also prints futex calls per batch (lock waits and wake-ups).
 #
 # WORK_DIR is a work directory kept by `KEEP=1 Benchmarks/load/run.sh` (its configs, certificates, seeded
 # SQLite store and ports). It starts that run's TLS sink and the given binary, warms the cache for 3 s
@@ -24,12 +26,14 @@ delay_ms="${5:-0}"
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/kept-work.sh"
 kept_work "$work" cpu.sh
-port=$(sed -n '/^ingress:/,/^[a-z]/s/^  port: //p' "$work/consentgate.yaml")
+config="$work/consentgate.yaml"
+[[ "${MODE:-relay}" == spool ]] && config="$work/consentgate-spool.yaml"
+port=$(sed -n '/^ingress:/,/^[a-z]/s/^  port: //p' "$config")
 pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true' EXIT
 nginx -p "$work" -c "$work/sink.conf" -g 'daemon off;' 2>>"$work/sink-error.log" &
 pids+=($!)
-"$bin" serve --config "$work/consentgate.yaml" >"$work/cpu-consentgate.log" 2>&1 &
+"$bin" serve --config "$config" >"$work/cpu-consentgate.log" 2>&1 &
 cg=$!
 pids+=($cg)
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
@@ -39,12 +43,26 @@ ticks() { awk '{print $14 + $15}' "/proc/$cg/stat"; }
 switches() {  # voluntary and involuntary context switches of all of consentgate's threads
   cat /proc/"$cg"/task/*/status | awk '/^voluntary_ctxt_switches/ {v += $2} /^nonvoluntary_ctxt_switches/ {n += $2} END {print v, n}'
 }
+futex_file="$work/cpu-futex.csv"
+rm -f "$futex_file"
+perf_pid=""
+if perf stat -e syscalls:sys_enter_futex true >/dev/null 2>&1; then
+  perf stat -x, -e syscalls:sys_enter_futex -p "$cg" -o "$futex_file" &
+  perf_pid=$!
+  pids+=($perf_pid)
+fi
 before=$(ticks)
 switches_before=$(switches)
 line=$(wrk -t1 -c"$connections" -d"${seconds}"s -s "$lua" "http://127.0.0.1:$port/v1/batch" -- "$data/${BATCHES:-uniform}" 200 "$delay_ms" random | grep '^RESULT ')
 after=$(ticks)
 switches_after=$(switches)
-python3 - "$line" "$before" "$after" "$(getconf CLK_TCK)" $switches_before $switches_after <<'PY'
+futex=""
+if [[ -n "$perf_pid" ]]; then
+  kill -INT "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" 2>/dev/null || true
+  futex=$(awk -F, '/sys_enter_futex/ {print $1}' "$futex_file")
+fi
+python3 - "$line" "$before" "$after" "$(getconf CLK_TCK)" $switches_before $switches_after "$futex" <<'PY'
 import sys
 fields = dict(kv.split("=") for kv in sys.argv[1].split()[1:])
 requests, seconds = int(fields["requests"]), int(fields["duration_us"]) / 1e6
@@ -53,5 +71,6 @@ voluntary = (int(sys.argv[7]) - int(sys.argv[5])) / requests
 involuntary = (int(sys.argv[8]) - int(sys.argv[6])) / requests
 print(f"{requests / seconds:.0f} batches/s, {cpu / requests * 1e6:.0f} us CPU per batch, "
       f"context switches per batch {voluntary:.2f} + {involuntary:.2f} involuntary, "
-      f"p50 {int(fields['p50_us']) / 1000:.2f} ms, p99 {int(fields['p99_us']) / 1000:.2f} ms, non-2xx {fields['errors_status']}")
+      f"p50 {int(fields['p50_us']) / 1000:.2f} ms, p99 {int(fields['p99_us']) / 1000:.2f} ms, non-2xx {fields['errors_status']}"
+      + (f", futex calls per batch {int(sys.argv[9]) / requests:.2f}" if sys.argv[9].isdigit() else ""))
 PY

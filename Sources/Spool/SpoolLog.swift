@@ -24,8 +24,11 @@ public final class SpoolLog: Sendable {
     /// Returns once the record is durable (one fsync covers every append that arrived within
     /// `commitInterval`). Throws `.full` (nothing written) when it would exceed `maxBytes`, `.closed` after
     /// `close`, `.io` when the write or sync failed (then nothing of it counts: it was never acknowledged).
-    public func append(_ batch: SpooledBatch) async throws(SpoolError) -> SpoolRecordID {
+    /// The batch is freed once encoded, before the wait, on the caller's thread.
+    public func append(_ batch: consuming SpooledBatch) async throws(SpoolError) -> SpoolRecordID {
         let frame = SpoolFrame.encode(batch)
+        let acceptedAt = batch.acceptedAtMilliseconds
+        _ = consume batch
         guard frame.count - SpoolFrame.headerBytes <= SpoolFrame.maxPayloadBytes else {
             throw SpoolError(.full, "a batch of \(frame.count) bytes is larger than any record may be")
         }
@@ -37,7 +40,7 @@ public final class SpoolLog: Sendable {
                         .full, "the spool holds \(state.index.bytes + state.index.reserved) undelivered bytes of \(state.index.maxBytes)")
                 }
                 state.pending.append(
-                    SpoolPendingAppend(frame: frame, acceptedAt: batch.acceptedAtMilliseconds, continuation: continuation))
+                    SpoolPendingAppend(frame: frame, acceptedAt: acceptedAt, continuation: continuation))
                 return nil
             }
             if let refusal { continuation.resume(returning: .failure(refusal)) }

@@ -7,9 +7,9 @@ import SegmentWire
 import Spool
 
 /// The one route of the ingress listener: every tracking API path walks ``handle(_:_:channel:)`` once,
-/// left to right, as named steps — accept (route, method, coding, key), read the body, parse, select the
-/// source (the allowlist), enforce its policy, find the client's address, encode (with `context.ip`
-/// filled or treated), then deliver (forward to its upstream and relay, or spool). A step that refuses
+/// left to right, as named steps — accept (route, method, coding, key); then, in ``prepare(_:_:channel:)``,
+/// read the body, parse, select the source (the allowlist), enforce its policy, find the client's address,
+/// encode (with `context.ip` filled or treated); then deliver (forward to its upstream and relay, or spool). A step that refuses
 /// throws an ``IngressRefusal``; ``respond(to:context:)`` turns every refusal into its answer in one place.
 /// With `browser.api_host` set, accept also recognizes first-party analytics.js's routes, which
 /// ``serveBrowser(_:_:channel:)`` answers on their own.
@@ -97,13 +97,26 @@ struct IngressResponder: HTTPResponder {
         case .browser(let browserRequest): return try await serveBrowser(browserRequest, request, channel: channel)
         case .tracking(let tracking): accepted = tracking
         }
+        guard let (outgoing, source) = try await prepare(request, accepted, channel: channel) else {
+            return GatewayResponse.success(headers: accepted.headers)
+        }
+        return try await deliver(consume outgoing, source, accepted, channel: channel)
+    }
+
+    /// The steps between accepting and delivering: what leaves, and for which source; `nil` when every
+    /// event was dropped. The body and all read from it are freed when it returns, on this event loop:
+    /// a spooled request resumes on whichever loop its commit is answered on, and memory freed there
+    /// contends for this loop's allocator arena.
+    private func prepare(_ request: Request, _ accepted: AcceptedRequest, channel: any Channel) async throws
+        -> (OutgoingRequest, IngressSources.Entry)?
+    {
         let wire = try await readBody(request, accepted, channel: channel)
         let parsed = try parse(wire, accepted)
         let source = try selectSource(parsed, accepted)
         let enforcement = try await enforce(parsed, source, accepted)
         let client = clientAddress(accepted, channel: channel)
-        guard let outgoing = encode(parsed, enforcement, client, accepted) else { return GatewayResponse.success(headers: accepted.headers) }
-        return try await deliver(outgoing, source, accepted, channel: channel)
+        guard let outgoing = encode(parsed, enforcement, client, accepted) else { return nil }
+        return (outgoing, source)
     }
 
     /// The one place a refusal becomes a response: counted, with CORS, the request id and its own
