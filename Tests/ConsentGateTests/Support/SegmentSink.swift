@@ -139,14 +139,21 @@ final class SegmentSink: Sendable {
             return
         }
         await server.stop()
-        let hold = LoopbackSocket.bind(port: port)
+        // The hold cannot be bound while the listener is still listening, so it is retried for a moment.
+        var hold = LoopbackSocket.bind(port: port)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while hold == nil, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+            hold = LoopbackSocket.bind(port: port)
+        }
         state.withLockedValue { $0.portHold = hold }
     }
 
-    /// Serves again on the same port, after ``stop()``.
+    /// Serves again on the same port, after ``stop()``. The listener binds beside the hold (both reuse
+    /// the address; neither listens yet), and the hold goes only once it listens: the port is never free.
     func resume() async throws {
-        releasePortHold()
         let (server, _) = try await Self.serve(state: state, port: port, options: options)
+        releasePortHold()
         state.withLockedValue { $0.server = server }
     }
 
