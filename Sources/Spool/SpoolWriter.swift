@@ -71,9 +71,28 @@ final class SpoolWriter: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { self.run() }
-        thread.name = "consentgate-spool"
+        let thread = Thread {
+            // `Thread.name` set before `start` does not reach the kernel on Linux: the thread would show in
+            // `top -H` under the name of the event loop that opened the log.
+            Self.nameCurrentThread(Self.threadName)
+            self.run()
+        }
         thread.start()
+    }
+
+    /// The writer thread's name as the kernel shows it (`top -H`, `/proc/PID/task/TID/comm`): at most 15 bytes.
+    static let threadName = "cg-spool-writer"
+
+    private static func nameCurrentThread(_ name: String) {
+        #if canImport(Darwin)
+        _ = pthread_setname_np(name)
+        #else
+        // Glibc's module leaves out `pthread_setname_np` (a GNU extension); the kernel's own interface for it:
+        let fd = open("/proc/thread-self/comm", O_WRONLY)
+        guard fd >= 0 else { return }
+        _ = name.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+        close(fd)
+        #endif
     }
 
     /// Creates segment `segment` so that a crash leaves either no file or a valid empty segment: the magic is
