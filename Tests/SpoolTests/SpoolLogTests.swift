@@ -173,23 +173,31 @@ import Testing
     /// writer is signalled once for the whole stream instead of once per commit.
     @Test func aSteadyStreamOfAppendsDoesNotWakeTheWriterPerCommit() async throws {
         let directory = try TemporaryDirectory()
-        let log = try SpoolLog.open(configuration(directory) { $0.commitInterval = .milliseconds(300) })
-        // Appends come at their own cadence, three per interval, not each after the previous one's answer:
-        // on a loaded machine a commit can outlast the interval (a CI run saw that with appends issued one
-        // after another), and then the appends that arrived meanwhile are simply due; only a writer left
-        // with nothing pending and no tick could be woken.
+        let interval = Duration.milliseconds(300)
+        let log = try SpoolLog.open(configuration(directory) { $0.commitInterval = interval })
+        // Appends come at their own cadence, three per interval, not each after the previous one's answer.
         let start = ContinuousClock.now
-        try await withThrowingTaskGroup(of: SpoolRecordID.self) { group in
+        let calls = try await withThrowingTaskGroup(of: ContinuousClock.Instant.self) { group in
             for n in 0..<18 {
                 try await Task.sleep(until: start + .milliseconds(100 * n), clock: .continuous)
-                group.addTask { try await log.append(sampleBatch(n)) }
+                group.addTask {
+                    let called = ContinuousClock.now
+                    _ = try await log.append(sampleBatch(n))
+                    return called
+                }
             }
-            try await group.waitForAll()
+            var calls: [ContinuousClock.Instant] = []
+            for try await called in group { calls.append(called) }
+            return calls.sorted()
         }
         #expect(log.statistics.appends == 18)
         #expect(log.statistics.commits >= 4)
-        // The first append wakes it. Waking per commit makes it one per commit: six or so.
-        #expect(log.statistics.writerWakeups <= 2, "commits: \(log.statistics.commits)")
+        // A machine too loaded to keep the cadence can leave a whole interval without an append: the writer
+        // then rightly sleeps without a tick, and the next append wakes it. CI runs saw that (18 appends
+        // over 11 s). Each such gap may cost one wake-up; the rest of the stream none.
+        let gaps = zip(calls, calls.dropFirst()).filter { $1 - $0 >= interval * 0.8 }.count
+        // The first append wakes it. Waking per commit makes it one per commit: six or so on a quiet machine.
+        #expect(log.statistics.writerWakeups <= 2 + gaps, "commits: \(log.statistics.commits), gaps of an interval: \(gaps)")
         await log.close()
     }
 
