@@ -35,8 +35,10 @@ struct SlowClientTests {
         }
     }
 
+    /// A byte every 250 ms would take 22 s to finish the body; the deadline is 2 s, long enough that the
+    /// normal request after it makes it in time on a loaded CI machine (at 0.5 s one run got 408 there too).
     @Test func aTrickledBodyGets408() async throws {
-        try await GatewayHarness.with({ $0.ingress.bodyTimeoutSeconds = 0.5 }) { harness in
+        try await GatewayHarness.with({ $0.ingress.bodyTimeoutSeconds = 2 }) { harness in
             let slow = await SlowConnections.open(
                 count: 1, port: harness.addresses.ingressPort,
                 partial: "POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"batch\":[")
