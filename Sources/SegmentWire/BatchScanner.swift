@@ -350,50 +350,16 @@ struct RequestScanner {
         return false
     }
 
-    /// Reads a member's key string and colon; leaves the cursor at the value.
-    /// - Returns: the key's string range (quotes included) and whether it holds escapes or non-ASCII bytes.
+    /// Reads a member's key string and colon (``JSONCursor/readKeyString()``).
     @inline(__always)
     private mutating func readKeyString() throws(WireError) -> (range: Range<Int>, shape: JSONCursor.StringShape) {
-        guard cursor.peekToken() == UInt8(ascii: "\"") else { throw cursor.unexpected(expecting: "a key string") }
-        let start = cursor.pos
-        let shape = try cursor.scanStringShape()
-        let range = start..<cursor.pos
-        guard cursor.peekToken() == UInt8(ascii: ":") else { throw cursor.unexpected(expecting: "':'") }
-        cursor.pos &+= 1
-        guard cursor.peekToken() != nil else { throw cursor.unexpected(expecting: "a value") }
-        return (range, shape)
+        try cursor.readKeyString()
     }
 
-    /// Reads a member's key (decoded and folded before it is classified) and colon; leaves the cursor
-    /// at the value. `folded`: the key is an interpreted one only to a case-insensitive receiver.
+    /// Reads and classifies a member's key (``JSONCursor/readMemberKey()``).
     @inline(__always)
     private mutating func readKey() throws(WireError) -> (key: MemberKey, folded: Bool) {
-        let (range, shape) = try readKeyString()
-        let content = base + range.lowerBound + 1
-        let count = range.count - 2
-        guard shape.isEmpty else { return Self.decodedKey(content, count: count, shape: shape) }
-        return MemberKey.classify(content, count: count)
-    }
-
-    /// Classifies a key that holds escapes or non-ASCII bytes, after decoding and folding them. Out of
-    /// line: it is rare, and its stack buffer would cost every inlined ``readKey()`` a stack-protector check.
-    @inline(never)
-    private static func decodedKey(
-        _ content: UnsafePointer<UInt8>, count: Int, shape: JSONCursor.StringShape
-    ) -> (key: MemberKey, folded: Bool) {
-        guard count <= MemberKey.longestEscaped else { return (.other, false) }
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { buffer in
-            guard let out = buffer.baseAddress else { return (.other, false) }
-            var length = count
-            if shape.contains(.escaped) {
-                length = JSONString.unescape(content, count: count, into: out)
-            } else {
-                out.initialize(from: content, count: count)
-            }
-            guard let (folded, replaced) = KeyFolding.foldOntoASCII(out, count: length) else { return (.other, false) }
-            let match = MemberKey.classify(out, count: folded)
-            return (match.key, match.folded || (replaced && match.key != .other))
-        }
+        try cursor.readMemberKey()
     }
 
     // MARK: Values

@@ -85,6 +85,41 @@ struct SpoolGatewayTests {
         }
     }
 
+    /// A batch that waits in the spool goes out with `sentAt` moved by its wait, so that Segment's
+    /// clock-skew correction (`receivedAt − (sentAt − originalTimestamp)`) leaves its events where they
+    /// were; every other byte is the one acknowledged, and the late attempts are counted.
+    @Test func aBatchThatWaitedGoesOutWithSentAtMovedByTheWait() async throws {
+        let path = Self.directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await GatewayHarness.with(Self.spool(path)) { harness in
+            let plan = LedgerPlan("spool-late", batches: 1)
+            try await plan.store(through: harness)
+            await harness.sink.stop()
+            let body = LedgerPlan.body(plan.batches[0].filter { $0.kind == .consistent })
+            let written = "2026-11-29T10:00:01.000Z"
+            #expect(body.contains(#""sentAt":"\#(written)""#))
+            let posted = Date()
+            #expect(try await harness.post("/v1/batch", json: body).status == 200)
+            let acknowledged = Date()
+            try await Task.sleep(for: .seconds(2))
+            let resumed = Date()
+            try await harness.sink.resume()
+            #expect(await Self.eventually { harness.sink.received.contains { $0.accepted } })
+            let received = try #require(harness.sink.received.first { $0.accepted })
+            let sentAt = try #require(received.sentAt)
+            let stamp = try #require(ISO8601Timestamp(Array(sentAt.utf8)))
+            let moved = stamp.milliseconds - ISO8601Timestamp(Array(written.utf8))!.milliseconds
+            func milliseconds(_ from: Date, _ to: Date) -> Int64 { Int64((to.timeIntervalSince(from) * 1000).rounded(.down)) }
+            // Acknowledged between `posted` and `acknowledged`; sent between `resumed` and its arrival.
+            #expect(moved >= milliseconds(acknowledged, resumed) && moved <= milliseconds(posted, received.receivedAt) + 1, "moved by \(moved) ms")
+            let json = String(decoding: received.json, as: UTF8.self)
+            #expect(json.replacingOccurrences(of: sentAt, with: written) == body, "only sentAt changed: \(json)")
+            let metrics = try await harness.send(harness.admin + "/metrics", body: nil, headers: [], method: .GET).body
+            #expect(Self.value(#"consentgate_delivery_late_attempts_total{sent_at="moved"}"#, in: metrics) ?? 0 >= 1, "\(metrics)")
+            #expect(Self.value(#"consentgate_delivery_late_attempts_total{sent_at="unreadable"}"#, in: metrics) == 0)
+        }
+    }
+
     /// The fault ledger in spool mode: Segment rate-limits, fails, breaks a connection mid-answer and
     /// answers too late; the SDK is answered 200 throughout, and the deliverer's retries bring every
     /// consistent event to Segment exactly once (counting only the answers Segment completed).

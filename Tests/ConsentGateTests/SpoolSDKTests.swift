@@ -1,4 +1,5 @@
 import Foundation
+import SegmentWire
 import Spool
 import Testing
 
@@ -92,13 +93,22 @@ struct SpoolSDKTests {
             let took = ContinuousClock.now - backAt
             let accepted = Set(SpoolGatewayTests.accepted(sink).keys)
             #expect(arrived, "answered 200 but never delivered: \(expected.subtracting(accepted).sorted().prefix(10))")
+            // Segment corrects clock skew taking sentAt and receivedAt to be close: the SDK stamped each
+            // upload during the outage, and the spool moved that stamp by the time the batch waited.
+            let skews = sink.received.filter(\.accepted).compactMap { received -> Double? in
+                guard let sentAt = received.sentAt.flatMap({ ISO8601Timestamp(Array($0.utf8)) }) else { return nil }
+                return received.receivedAt.timeIntervalSince1970 - Double(sentAt.milliseconds) / 1000
+            }
+            #expect(skews.count == sink.received.filter(\.accepted).count, "every upload carries the SDK's sentAt")
+            #expect(skews.allSatisfy { abs($0) < 5 }, "receivedAt − sentAt up to \(skews.map(abs).max() ?? 0) s after a \(Self.outage) outage")
             let inconsistent = accepted.subtracting(firstConsistent.union(secondConsistent))
             #expect(inconsistent.isEmpty, "inconsistent events reached Segment: \(inconsistent.sorted().prefix(10))")
             #expect(await gateway.stop(signal: SIGTERM) == 0)
             print(
                 "spool sdk: outage \(Self.outage), \(first.count + second.count) events sent, \(acknowledged.count) answered 200 "
                     + "(\((firstRun.failed ?? []).count) failed at the kill), \(expected.count) consistent of those, all delivered "
-                    + "\(took) after Segment came back; \(accepted.count) consistent events delivered in all")
+                    + "\(took) after Segment came back; \(accepted.count) consistent events delivered in all; "
+                + "receivedAt − sentAt at most \(skews.map(abs).max() ?? 0) s")
         } catch {
             if let current { _ = await current.stop(signal: SIGKILL) }
             await sink.stop()

@@ -22,6 +22,8 @@ struct SpoolDeliverer: Service {
     struct Settings: Sendable {
         var policy = BatchDelivery.Policy()
         var maxInFlight = 16
+        /// How a batch that goes out late has its `sentAt` moved.
+        var sentAt = SentAtCorrection()
     }
 
     let log: SpoolLog
@@ -36,6 +38,7 @@ struct SpoolDeliverer: Service {
     let now: @Sendable () -> Int64
     let slots: DeliverySlots
     private let retryWarning: RateLimitedWarning
+    private let sentAtWarning: RateLimitedWarning
 
     init(
         log: SpoolLog, upstreams: [String: UpstreamForwarder], settings: Settings, metrics: GatewayMetrics?, feed: DecisionFeed?,
@@ -51,6 +54,9 @@ struct SpoolDeliverer: Service {
         self.now = now
         self.slots = DeliverySlots(limit: settings.maxInFlight)
         self.retryWarning = RateLimitedWarning("spooled batches could not be delivered yet: retrying with backoff", logger: logger)
+        self.sentAtWarning = RateLimitedWarning(
+            "a late spooled batch's sentAt is no ISO 8601 timestamp and was sent as it was: Segment places its events later by the delay",
+            logger: logger)
     }
 
     /// The spooled batch's name for the top-level settings' source.
@@ -114,8 +120,9 @@ struct SpoolDeliverer: Service {
             contentEncoding: batch.contentEncoding, forwardedFor: batch.forwardedFor)
         let source = batch.source.isEmpty ? GatewayConfiguration.Source.defaultName : batch.source
         while true {
+            let attempt = correctedBody(batch, body, source: source)
             let started = ContinuousClock.now
-            let outcome = await forwarder.forward(path: batch.path, headers: headers, body: body)
+            let outcome = await forwarder.forward(path: batch.path, headers: headers, body: attempt)
             metrics?.upstream(statusClass: outcome.statusClass, duration: ContinuousClock.now - started)
             metrics?.deliveryAttempt(outcome.deliveryLabel)
             feed?.upstream(outcome.statusClass)
@@ -141,6 +148,16 @@ struct SpoolDeliverer: Service {
                 guard await slots.pause(delay) else { return }
             }
         }
+    }
+
+    /// The body of one attempt: the spooled bytes, or for a late attempt the same with `sentAt` moved by
+    /// the delay (``SentAtCorrection``), counted.
+    private func correctedBody(_ batch: SpooledBatch, _ body: ByteBuffer, source: String) -> ByteBuffer {
+        let (attempt, correction) = settings.sentAt.body(for: batch, original: body, delay: now() - batch.acceptedAtMilliseconds)
+        guard let correction else { return attempt }
+        metrics?.sentAtCorrection(correction)
+        if correction == .unreadable { sentAtWarning.emit([LogKey.source: "\(source)"]) }
+        return attempt
     }
 
     /// Moves a batch to the dead letters: counted, audited (no payload, no subject) and logged.
@@ -173,7 +190,7 @@ struct SpoolDeliverer: Service {
     static func auditedEvents(_ batch: SpooledBatch) -> [(messageId: String?, type: String?)] {
         let json: [UInt8]
         if batch.contentEncoding == "gzip" {
-            guard let inflated = try? batch.body.withUnsafeBytes({ try Inflater.inflate($0, coding: .gzip, limit: 64 << 20) })
+            guard let inflated = try? batch.body.withUnsafeBytes({ try Inflater.inflate($0, coding: .gzip, limit: SentAtCorrection.inflateLimit) })
             else { return [(nil, nil)] }
             json = inflated
         } else {

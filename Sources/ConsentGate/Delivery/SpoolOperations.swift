@@ -73,7 +73,7 @@ public enum SpoolOperations {
             throw error
         }
         let deliverer = SpoolDeliverer(
-            log: log, upstreams: upstreams, settings: configuration.delivery.delivererSettings, metrics: nil, feed: nil, audit: audit,
+            log: log, upstreams: upstreams, settings: configuration.delivererSettings, metrics: nil, feed: nil, audit: audit,
             logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(

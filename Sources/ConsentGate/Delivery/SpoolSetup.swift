@@ -17,10 +17,6 @@ extension GatewayConfiguration.Delivery {
             maxAge: .milliseconds(Int64(maxAgeHours * 3_600_000)))
     }
 
-    /// The deliverer's settings.
-    var delivererSettings: SpoolDeliverer.Settings {
-        SpoolDeliverer.Settings(policy: retryPolicy, maxInFlight: maxInFlight)
-    }
 
     /// Opens (and locks) the spool at `path`, the configured one by default.
     /// - Throws: a ``ConfigurationError`` on `delivery.spool.path` saying why, e.g. another process holds it.
@@ -34,6 +30,14 @@ extension GatewayConfiguration.Delivery {
                 : "cannot be opened: \(error)"
             throw ConfigurationError(key: "delivery.spool.path", "'\(configuration.directory)' \(why)")
         }
+    }
+}
+
+extension GatewayConfiguration {
+    /// The deliverer's settings: `delivery.*`, and the upstream's gzip level for a late batch written again.
+    var delivererSettings: SpoolDeliverer.Settings {
+        SpoolDeliverer.Settings(
+            policy: delivery.retryPolicy, maxInFlight: delivery.maxInFlight, sentAt: SentAtCorrection(gzipLevel: Int32(upstream.gzipLevel)))
     }
 }
 

@@ -238,6 +238,8 @@ final class GatewayMetrics: Sendable {
     func deliveryAttempt(_ outcome: String) { spool?.attempt(outcome) }
     /// A spooled batch moved to the dead letters.
     func deadLetter(_ reason: BatchDelivery.Reason) { spool?.deadLetter(reason) }
+    /// An attempt to deliver a spooled batch late, by what became of its `sentAt`.
+    func sentAtCorrection(_ outcome: SentAtCorrection.Outcome) { spool?.sentAtCorrection(outcome) }
 
     /// The Prometheus text exposition.
     func exposition() -> [UInt8] { registry.emitToBuffer() }
@@ -308,6 +310,7 @@ final class SpoolMetrics: Sendable {
     private let full: Gauge
     private let attempts: [Counter]
     private let deadLetters: [Counter]
+    private let sentAtCorrections: [Counter]
     private let fsyncs: Counter
     private let commits: Counter
     /// The log's counters already exported: the Prometheus counters move forward by the difference.
@@ -327,6 +330,10 @@ final class SpoolMetrics: Sendable {
         attempts = Self.outcomes.map { registry.makeCounter(descriptor: attemptsName, labels: [("outcome", $0)]) }
         let deadName = name("delivery_dead_letters", unit: "total", "Spooled batches moved to the dead letters, by reason.")
         deadLetters = BatchDelivery.Reason.allCases.map { registry.makeCounter(descriptor: deadName, labels: [("reason", $0.rawValue)]) }
+        let sentAtName = name(
+            "delivery_late_attempts", unit: "total",
+            "Attempts to deliver a spooled batch a second or more after it was acknowledged, by what became of its sentAt (moved by the delay, unreadable, absent).")
+        sentAtCorrections = SentAtCorrection.Outcome.allCases.map { registry.makeCounter(descriptor: sentAtName, labels: [("sent_at", $0.rawValue)]) }
         fsyncs = registry.makeCounter(
             descriptor: name("spool_fsyncs", unit: "total", "fsync/fdatasync calls the spool issued (group commits, new segments, done-marks, dead letters)."))
         commits = registry.makeCounter(
@@ -339,6 +346,10 @@ final class SpoolMetrics: Sendable {
 
     func deadLetter(_ reason: BatchDelivery.Reason) {
         deadLetters[BatchDelivery.Reason.allCases.firstIndex(of: reason) ?? 0].increment()
+    }
+
+    func sentAtCorrection(_ outcome: SentAtCorrection.Outcome) {
+        sentAtCorrections[SentAtCorrection.Outcome.allCases.firstIndex(of: outcome) ?? 0].increment()
     }
 
     /// Brings the gauges up to date from the log (done at scrape time).

@@ -223,7 +223,7 @@ public struct Gateway: Sendable {
         ]
         if let spool {
             let deliverer = SpoolDeliverer(
-                log: spool, upstreams: SpoolDeliverer.upstreams(sources), settings: configuration.delivery.delivererSettings,
+                log: spool, upstreams: SpoolDeliverer.upstreams(sources), settings: configuration.delivererSettings,
                 metrics: metrics, feed: feed, audit: audit, logger: logger)
             services.append(.init(service: deliverer))
         }

@@ -23,6 +23,8 @@ final class SegmentSink: Sendable {
         var accepted: Bool = true
         /// When the request arrived.
         var arrived: ContinuousClock.Instant = .now
+        /// When the request arrived, on the wall clock (Segment's `receivedAt`).
+        var receivedAt = Date()
         /// The client's port: requests with the same port came on the same (kept-alive) connection.
         var clientPort: Int = 0
 
@@ -36,6 +38,11 @@ final class SegmentSink: Sendable {
             guard let object = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any] else { return [] }
             if let batch = object["batch"] as? [[String: Any]] { return batch }
             return [object]
+        }
+
+        /// The body's top-level `sentAt` as written.
+        var sentAt: String? {
+            (try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any])?["sentAt"] as? String
         }
 
         /// The `messageId` of every event in the request.
