@@ -87,14 +87,8 @@ public enum SentAtShift {
 
         /// The object at the cursor: its `sentAt` string values, and the items of `batch` when `readsBatch`.
         mutating func members(depth: Int, readsBatch: Bool) throws(WireError) {
-            guard depth < cursor.maxDepth else { throw cursor.tooDeep(at: cursor.pos) }
-            cursor.pos &+= 1
-            guard let first = cursor.peekToken() else { throw cursor.unexpected(expecting: "a key string or '}'") }
-            if first == UInt8(ascii: "}") {
-                cursor.pos &+= 1
-                return
-            }
-            while true {
+            guard try open(depth: depth, closing: "}") else { return }
+            repeat {
                 // Any spelling a receiver could read as the key: folded letter case included.
                 let (key, _) = try cursor.readMemberKey()
                 let value = cursor.base[cursor.pos]
@@ -107,33 +101,41 @@ public enum SentAtShift {
                 } else {
                     try cursor.skipValue(depth: depth + 1)
                 }
-                guard let next = cursor.peekToken() else { throw cursor.unexpected(expecting: "',' or '}'") }
-                cursor.pos &+= 1
-                if next == UInt8(ascii: "}") { return }
-                guard next == UInt8(ascii: ",") else { throw cursor.unexpected(expecting: "',' or '}'") }
-            }
+            } while try next(closing: "}")
         }
 
         /// The array at the cursor: each object item's members.
         private mutating func items(depth: Int) throws(WireError) {
-            guard depth < cursor.maxDepth else { throw cursor.tooDeep(at: cursor.pos) }
-            cursor.pos &+= 1
-            guard let first = cursor.peekToken() else { throw cursor.unexpected(expecting: "a value or ']'") }
-            if first == UInt8(ascii: "]") {
-                cursor.pos &+= 1
-                return
-            }
-            while true {
+            guard try open(depth: depth, closing: "]") else { return }
+            repeat {
                 if cursor.base[cursor.pos] == UInt8(ascii: "{") {
                     try members(depth: depth + 1, readsBatch: false)
                 } else {
                     try cursor.skipValue(depth: depth + 1)
                 }
-                guard let next = cursor.peekToken() else { throw cursor.unexpected(expecting: "',' or ']'") }
-                cursor.pos &+= 1
-                if next == UInt8(ascii: "]") { return }
-                guard next == UInt8(ascii: ","), cursor.peekToken() != nil else { throw cursor.unexpected(expecting: "',' or ']'") }
+            } while try next(closing: "]")
+        }
+
+        /// Steps into the object or array at the cursor; `false` when it is empty (and already closed).
+        private mutating func open(depth: Int, closing: Unicode.Scalar) throws(WireError) -> Bool {
+            guard depth < cursor.maxDepth else { throw cursor.tooDeep(at: cursor.pos) }
+            cursor.pos &+= 1
+            guard let first = cursor.peekToken() else { throw cursor.unexpected(expecting: "a value or a closing bracket") }
+            guard first == UInt8(ascii: closing) else { return true }
+            cursor.pos &+= 1
+            return false
+        }
+
+        /// After a member or an element: `true` at the next one (the cursor at it), `false` once the
+        /// container closed.
+        private mutating func next(closing: Unicode.Scalar) throws(WireError) -> Bool {
+            guard let separator = cursor.peekToken() else { throw cursor.unexpected(expecting: "',' or a closing bracket") }
+            cursor.pos &+= 1
+            if separator == UInt8(ascii: closing) { return false }
+            guard separator == UInt8(ascii: ","), let following = cursor.peekToken(), following != UInt8(ascii: closing) else {
+                throw cursor.unexpected(expecting: "',' and a value")
             }
+            return true
         }
     }
 }
