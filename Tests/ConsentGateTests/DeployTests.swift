@@ -204,13 +204,14 @@ struct DeployTests {
         let promtool = try #require(Self.promtool, "promtool (Debian's prometheus package) is needed; scripts/test.sh installs it")
         let check = TestProcess.run([promtool, "check", "rules", Self.deploy + "/prometheus/alerts.yaml"])
         #expect(check.exitCode == 0, "\(check.output)")
-        #expect(check.output.contains("SUCCESS: 5 rules found"), "\(check.output)")
+        #expect(check.output.contains("SUCCESS: 8 rules found"), "\(check.output)")
         // promtool resolves rule_files against the working directory: run it in deploy/prometheus.
         let test = TestProcess.run(["/bin/sh", "-c", "cd '\(Self.deploy)/prometheus' && exec '\(promtool)' test rules alerts.test.yaml"])
         #expect(test.exitCode == 0, "\(test.output)")
         let alerts = Self.file("prometheus/alerts.yaml")
         for name in ["ConsentgateUpstreamFailing", "ConsentgateStoreUnavailable", "ConsentgateConsentMismatchesRising",
-                     "ConsentgateAuditWriteFailures", "ConsentgateNotReady"] {
+                     "ConsentgateAuditWriteFailures", "ConsentgateNotReady", "ConsentgateSpoolFull", "ConsentgateSpoolBacklogAging",
+                     "ConsentgateDeadLetters"] {
             #expect(alerts.contains("- alert: \(name)"))
             #expect(Self.file("prometheus/alerts.test.yaml").contains("alertname: \(name)"), "\(name) has no promtool test")
         }
@@ -236,11 +237,16 @@ struct DeployTests {
         }
         let panelText = expressions.filter { $0.source.hasPrefix("grafana") }.map(\.text).joined(separator: "\n")
         for metric in ["consentgate_events_total", "consentgate_consent_mismatch_total", "consentgate_cache_lookups_total",
-                       "consentgate_upstream_request_duration_seconds", "consentgate_store_request_duration_seconds"] {
+                       "consentgate_upstream_request_duration_seconds", "consentgate_store_request_duration_seconds",
+                       "consentgate_spool_batches", "consentgate_spool_oldest_batch_age_seconds", "consentgate_delivery_attempts_total",
+                       "consentgate_delivery_late_attempts_total"] {
             #expect(panelText.contains(metric), "the dashboard has no panel on \(metric)")
         }
 
-        try await GatewayHarness.with { harness in
+        // Spool mode: it exposes every series relay mode does, and the spool's, which the spool alerts name.
+        let spool = SpoolGatewayTests.directory()
+        defer { try? FileManager.default.removeItem(atPath: spool) }
+        try await GatewayHarness.with(SpoolGatewayTests.spool(spool)) { harness in
             // A request, so the exposition is that of a gateway at work.
             _ = try await harness.post("/v1/batch", json: TestEvents.batch([TestEvents.track()]))
             let scrape = try await harness.send(harness.admin + "/metrics", body: nil, headers: [], method: .GET).body
