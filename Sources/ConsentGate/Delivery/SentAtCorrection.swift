@@ -24,9 +24,6 @@ struct SentAtCorrection: Sendable {
     /// Segment takes `sentAt` and `receivedAt` to be at most a few hundred milliseconds apart; a batch
     /// attempted within a second of its acknowledgement is sent unchanged.
     static let threshold: Int64 = 1_000
-    /// The bound on a spooled gzip body inflated to be read (the ingress took it within its own limit).
-    static let inflateLimit = 64 << 20
-
     /// The upstream's gzip level, for a gzip body written again.
     var gzipLevel: Int32 = 1
 
@@ -35,21 +32,13 @@ struct SentAtCorrection: Sendable {
     func body(for batch: SpooledBatch, original: ByteBuffer, delay: Int64) -> (body: ByteBuffer, outcome: Outcome?) {
         guard delay >= Self.threshold else { return (original, nil) }
         guard let route = TrackingRoute(path: batch.path) else { return (original, .unreadable) }
-        let gzip = batch.contentEncoding == "gzip"
-        let json: [UInt8]
-        if gzip {
-            guard let inflated = try? batch.body.withUnsafeBytes({ try Inflater.inflate($0, coding: .gzip, limit: Self.inflateLimit) })
-            else { return (original, .unreadable) }
-            json = inflated
-        } else {
-            json = batch.body
-        }
+        guard let json = batch.json else { return (original, .unreadable) }
         guard let shift = try? json.withUnsafeBytes({ try SentAtShift.shift($0, route: route, byMilliseconds: delay) }) else {
             return (original, .unreadable)
         }
         let outcome: Outcome = shift.unreadable > 0 ? .unreadable : shift.moved > 0 ? .moved : .absent
         guard let moved = shift.body else { return (original, outcome) }
-        guard gzip else { return (ByteBuffer(bytes: moved), outcome) }
+        guard batch.contentEncoding == "gzip" else { return (ByteBuffer(bytes: moved), outcome) }
         return (moved.withUnsafeBytes { ByteBuffer(bytes: Gzip.compress($0, level: gzipLevel)) }, outcome)
     }
 }

@@ -188,14 +188,7 @@ struct SpoolDeliverer: Service {
     /// Each event's `messageId` and type, read from the batch (inflated when gzip); one unnamed entry
     /// when the body cannot be read (it was valid when acknowledged, so this is unexpected).
     static func auditedEvents(_ batch: SpooledBatch) -> [(messageId: String?, type: String?)] {
-        let json: [UInt8]
-        if batch.contentEncoding == "gzip" {
-            guard let inflated = try? batch.body.withUnsafeBytes({ try Inflater.inflate($0, coding: .gzip, limit: SentAtCorrection.inflateLimit) })
-            else { return [(nil, nil)] }
-            json = inflated
-        } else {
-            json = batch.body
-        }
+        guard let json = batch.json else { return [(nil, nil)] }
         guard let route = TrackingRoute(path: batch.path) else { return [(nil, nil)] }
         let scanner = BatchScanner(limits: WireLimits())
         return json.withUnsafeBytes { bytes in
